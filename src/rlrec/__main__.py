@@ -1,0 +1,3 @@
+from rlrec.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""The `rlrec` command. Subcommands are thin: parse the config, call a stage, print the result.
+
+Errors a user can cause (`RlrecError`: bad path, malformed file, bad config, unknown name) print
+one line `error: ...` and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rlrec import __version__
+from rlrec.errors import RlrecError
+
+app = typer.Typer(
+    name="rlrec",
+    help="Reinforcement-learning recommender systems: IL-Rec and MARCO.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(
+    help="Datasets: list, fetch into the cache, summarise.", no_args_is_help=True
+)
+config_app = typer.Typer(help="Experiment configs.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+
+Overrides = Annotated[
+    list[str] | None,
+    typer.Argument(help="config overrides key=value (nested keys with dots, e.g. data.kcore=5)"),
+]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", "-c", help="experiment YAML file (see configs/)")
+]
+PathOpt = Annotated[Path | None, typer.Option("--path", help="local folder or file of the data")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="stop at the first malformed record instead of skipping")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rlrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="show the version")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="rlrec: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _data_config(name: str, path: Path | None, strict: bool, overrides: list[str] | None):
+    from rlrec.config import apply_overrides, validate
+    from rlrec.data import DataConfig
+
+    base = {"name": name, "strict": strict, **({"path": str(path)} if path else {})}
+    return validate(DataConfig, apply_overrides(base, overrides or []), source="data config")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the datasets rlrec knows."""
+    from rlrec.data import registry
+
+    specs = registry()
+    width = max(len(n) for n in specs)
+    for name, spec in sorted(specs.items()):
+        needs = "  (needs --path)" if spec.needs_path else ""
+        typer.echo(f"{name:<{width}}  {spec.description}{needs}")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: str, path: PathOpt = None, strict: StrictOpt = False, overrides: Overrides = None
+) -> None:
+    """Obtain and parse dataset NAME into the cache (${RLREC_HOME:-~/.cache/rlrec})."""
+    from rlrec.data import load_dataset, summarize
+    from rlrec.data.registry import cache_folder
+
+    cfg = _data_config(name, path, strict, overrides)
+    summary = summarize(load_dataset(cfg))
+    typer.echo(
+        f"{name}: {summary['users']:,} users, {summary['items']:,} items, "
+        f"{summary['interactions']:,} interactions, cached at {cache_folder(cfg)}"
+    )
+
+
+@data_app.command("info")
+def data_info(
+    name: str,
+    path: PathOpt = None,
+    strict: StrictOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    overrides: Overrides = None,
+) -> None:
+    """Summarise dataset NAME: users, items, interactions, density, ratings, domains."""
+    from rlrec.data import format_summary, load_dataset, summarize
+
+    summary = summarize(load_dataset(_data_config(name, path, strict, overrides)))
+    typer.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+
+
+@data_app.command("prepare")
+def data_prepare(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """Run the data stage of an experiment: run directory, manifest, dataset summary."""
+    from rlrec.config import load_config
+    from rlrec.data import format_summary
+    from rlrec.experiment import ExperimentConfig, data_stage, start_run
+
+    cfg = load_config(ExperimentConfig, config, overrides or [])
+    run = start_run(cfg)
+    _, summary = data_stage(cfg.data, run)
+    typer.echo(format_summary(summary))
+    typer.echo(f"\nrun directory: {run.dir}")
+
+
+@config_app.command("show")
+def config_show(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """Print the fully resolved experiment config (file + overrides + defaults)."""
+    from rlrec.config import load_config, to_yaml
+    from rlrec.experiment import ExperimentConfig
+
+    typer.echo(to_yaml(load_config(ExperimentConfig, config, overrides or [])), nl=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except RlrecError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
