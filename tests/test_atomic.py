@@ -39,3 +39,14 @@ def test_writers_produce_readable_files(tmp_path):
 def test_json_hash_ignores_key_order():
     assert sha256_json({"a": 1, "b": [1, 2]}) == sha256_json({"b": [1, 2], "a": 1})
     assert sha256_json({"a": 1}) != sha256_json({"a": 2})
+
+
+def test_artefacts_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "shared.txt", "readable by the group")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -7,6 +7,7 @@
     timestamp  int64 seconds since the epoch, or the position in the user's history where the
                source has no clock (documented per loader)
     domain     str; the dataset name for single-domain data, the domain for multi-domain data
+Loaders may add columns of their own (BiLLP adds `split`); the cache keeps them.
 `Dataset.items` has at least `item_id` and `title` where the source has titles (plus `year`,
 `genres` list, `domain`...); `Dataset.users` holds user-side attributes where there are any.
 `Dataset.arrays` holds dense artefacts (BiLLP's reward and distance matrices).
@@ -151,7 +152,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"array          {name} {' x '.join(f'{s:,}' for s in shape)}")
     report = summary.get("load_report")
     if report:
-        lines.append(f"skipped lines  {report.get('skipped', 0):,}")
+        lines.append(f"skipped        {report.get('skipped', 0):,} malformed records")
         for reason, n in report.get("reasons", {}).items():
             lines.append(f"  {n:>8,}  {reason}")
     return "\n".join(lines)

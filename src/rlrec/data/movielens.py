@@ -237,5 +237,5 @@ SPEC = DatasetSpec(
     name="ml-100k",
     description="MovieLens-100K: 943 users, 1,682 movies, 100,000 ratings, genres, demographics",
     load=_load,
-    fingerprint=lambda cfg: {"path": file_fingerprint(cfg.path) if cfg.path else None},
+    fingerprint=lambda cfg: file_fingerprint(cfg.path, recursive=True) if cfg.path else {},
 )

@@ -92,14 +92,22 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     return ds
 
 
-def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Identity of a local file or folder by resolved path, sizes and modification times.
+def file_fingerprint(*paths: str | os.PathLike[str], recursive: bool = False) -> dict[str, Any]:
+    """Identity of local files by resolved path, size and modification time.
 
-    Cheap on multi-GB dumps, and changes whenever a file is replaced or edited.
+    A folder stands for the files directly in it (and below it when `recursive`): pass the
+    folders a loader actually reads. Cheap on multi-GB dumps, and changes whenever a file is
+    replaced or edited.
     """
-    path = Path(path).resolve()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return {
-        "path": str(path),
-        "files": {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in files},
-    }
+    files: dict[str, list[int]] = {}
+    for path in paths:
+        path = Path(path).resolve()
+        if path.is_file():
+            found = [path]
+        else:
+            found = sorted(p for p in (path.rglob("*") if recursive else path.iterdir()))
+        for p in found:
+            if p.is_file():
+                stat = p.stat()
+                files[str(p)] = [stat.st_size, stat.st_mtime_ns]
+    return {"files": files}

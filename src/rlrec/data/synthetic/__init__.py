@@ -4,7 +4,7 @@ Each generator writes files that a real loader reads (`synthetic-interactive`: t
 MovieLens-100K layout; `synthetic-amazon`: Amazon review dumps, one gzip file per domain), so the
 same parsing code runs on synthetic and real data. The latent truth (user tastes, item genres)
 is saved beside the raw files as `truth.npz` for tests that check what a model recovers.
-Same config and seed, same bytes.
+Same config and seed, byte-identical raw files (and equal arrays in `truth.npz`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from rlrec.config import Config
 if TYPE_CHECKING:
     from rlrec.data.dataset import Dataset
     from rlrec.data.registry import DataConfig, DatasetSpec
+
+
+GENERATOR_VERSION = 1  # bump when a generator's output changes: old raw folders are then unused
 
 
 class SyntheticConfig(Config):
@@ -41,11 +44,17 @@ def _raw_folder(name: str, cfg: DataConfig):
     from rlrec.atomic import sha256_json
     from rlrec.data import cache
 
-    return cache.data_dir(f"{name}-raw", sha256_json(cfg.synthetic.model_dump())[:16])
+    key = sha256_json({"v": GENERATOR_VERSION, **cfg.synthetic.model_dump()})
+    return cache.data_dir(f"{name}-raw", key[:16])
 
 
 def _fingerprint(cfg: DataConfig) -> dict:
-    return {"synthetic": cfg.synthetic.model_dump(), "kcore": cfg.kcore, "domains": cfg.domains}
+    return {
+        "generator": GENERATOR_VERSION,
+        "synthetic": cfg.synthetic.model_dump(),
+        "kcore": cfg.kcore,
+        "domains": cfg.domains,
+    }
 
 
 def _load_interactive(cfg: DataConfig) -> Dataset:
