@@ -400,7 +400,7 @@ def _fingerprint(cfg: DataConfig) -> dict[str, Any]:
 SPEC = DatasetSpec(
     name="amazon",
     description="Amazon review dumps (2014 `reviews_<Domain>_5.json.gz` or 2018 "
-    "`<Domain>_5.json.gz`), one domain per file; needs --path",
+    "`<Domain>_5.json.gz`), one domain per file",
     load=_load,
     fingerprint=_fingerprint,
     needs_path=True,

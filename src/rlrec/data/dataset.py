@@ -151,7 +151,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     for name, shape in summary.get("arrays", {}).items():
         lines.append(f"array          {name} {' x '.join(f'{s:,}' for s in shape)}")
     report = summary.get("load_report")
-    if report:
+    if report and report.get("skipped"):
         lines.append(f"skipped        {report.get('skipped', 0):,} malformed records")
         for reason, n in report.get("reasons", {}).items():
             lines.append(f"  {n:>8,}  {reason}")
