@@ -1,0 +1,1 @@
+"""The IL-Rec side: world models, the interactive environment, evaluation, policies."""
