@@ -76,3 +76,31 @@ def test_prepare_writes_a_run_and_skips_on_the_second_run(tmp_path):
 def test_version_and_help(flag):
     done = rlrec(flag)
     assert done.returncode == 0 and "rlrec" in done.stdout.lower()
+
+
+def test_worldmodel_and_evaluate_commands_on_synthetic_data(tmp_path):
+    common = ("data.name=synthetic-interactive", "name=sim", f"runs_dir={tmp_path}",
+              "data.synthetic.n_users=80", "data.synthetic.n_items=60",
+              "worldmodel.model=mf", "worldmodel.epochs=3", "evaluation.n_users=10",
+              "evaluation.seeds=[0,1]")  # fmt: skip
+    done = rlrec("worldmodel", "train", *common)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.split("\n\nworld model:")[0])
+    assert summary["items"] == 60 and summary["users"]["test"] == 16
+    assert set(summary["episode_length"]) == {"random", "greedy"}
+    done = rlrec("evaluate", "--policy", "random,oracle", *common)
+    assert done.returncode == 0, done.stderr
+    assert "stage worldmodel: cache hit" in done.stderr
+    assert "oracle (upper bound)" in done.stdout
+    results = json.loads((tmp_path / "sim" / "evaluate-free" / "results.json").read_text())
+    assert [r["method"] for r in results] == ["random", "oracle (upper bound)"]
+    assert len(results[0]["per_seed"]["R_traj"]) == 2
+    assert_user_error(rlrec("evaluate", "--policy", "psychic", *common), "unknown policy")
+
+
+def test_bench_env_writes_json(tmp_path):
+    out = tmp_path / "env.json"
+    done = rlrec("bench", "env", "--out", str(out), "--n-items", "200", "--seconds", "0.05")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result == json.loads(done.stdout.split("\n\nwritten to")[0])

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from rlrec import __version__
-from rlrec.errors import RlrecError
+from rlrec.errors import ConfigError, RlrecError
 
 app = typer.Typer(
     name="rlrec",
@@ -28,8 +28,12 @@ data_app = typer.Typer(
     help="Datasets: list, fetch into the cache, summarise.", no_args_is_help=True
 )
 config_app = typer.Typer(help="Experiment configs.", no_args_is_help=True)
+worldmodel_app = typer.Typer(help="World models: the simulated user.", no_args_is_help=True)
+bench_app = typer.Typer(help="Speed and quality benchmarks (JSON out).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
+app.add_typer(worldmodel_app, name="worldmodel")
+app.add_typer(bench_app, name="bench")
 
 Overrides = Annotated[
     list[str] | None,
@@ -118,24 +122,85 @@ def data_info(
 @data_app.command("prepare")
 def data_prepare(config: ConfigFile = None, overrides: Overrides = None) -> None:
     """Run the data stage of an experiment: run directory, manifest, dataset summary."""
-    from rlrec.config import load_config
     from rlrec.data import format_summary
-    from rlrec.experiment import ExperimentConfig, data_stage, start_run
+    from rlrec.experiment import data_stage, start_run
 
-    cfg = load_config(ExperimentConfig, config, overrides or [])
+    cfg = _experiment(config, overrides)
     run = start_run(cfg)
     _, summary = data_stage(cfg.data, run)
     typer.echo(format_summary(summary))
     typer.echo(f"\nrun directory: {run.dir}")
 
 
+@worldmodel_app.command("train")
+def worldmodel_train(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """Fit the world model of an experiment (data stage first) and report its quality."""
+    from rlrec.experiment import data_stage, start_run, worldmodel_stage
+
+    cfg = _experiment(config, overrides)
+    run = start_run(cfg)
+    ds, _ = data_stage(cfg.data, run)
+    world = worldmodel_stage(cfg, ds, run)
+    typer.echo(json.dumps(run.outputs("worldmodel")["summary"], indent=2))
+    typer.echo(f"\nworld model: {run.dir / 'worldmodel'} ({world.n_items:,} items)")
+
+
+@app.command("evaluate")
+def evaluate(
+    config: ConfigFile = None,
+    policy: Annotated[
+        str, typer.Option("--policy", "-p", help="comma-separated: random,popularity,greedy,oracle")
+    ] = "random,popularity,greedy,oracle",
+    overrides: Overrides = None,
+) -> None:
+    """Evaluate policies on the standard test users of an experiment's world model."""
+    from rlrec import tables
+    from rlrec.experiment import data_stage, evaluate_stage, start_run, worldmodel_stage
+    from rlrec.interactive.baselines.heuristics import HEURISTICS
+
+    names = [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [n for n in names if n not in HEURISTICS]
+    if unknown or not names:
+        raise ConfigError(f"unknown policy {unknown}; known: {', '.join(HEURISTICS)}")
+    cfg = _experiment(config, overrides)
+    run = start_run(cfg)
+    ds, _ = data_stage(cfg.data, run)
+    world = worldmodel_stage(cfg, ds, run)
+    rows = evaluate_stage(cfg, ds, world, run, names)
+    typer.echo(tables.to_text(rows, ["Len", "R_each", "R_traj", "coverage"]))
+    typer.echo(f"\ntables: {run.dir / ('evaluate-' + cfg.evaluation.mode)}/results.{{md,csv,json}}")
+
+
+@bench_app.command("env")
+def bench_env_cmd(
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write")] = Path(
+        "runs/bench/env.json"
+    ),
+    n_items: Annotated[int, typer.Option(help="catalogue size")] = 13_864,
+    seconds: Annotated[float, typer.Option(help="seconds per measured point")] = 1.0,
+) -> None:
+    """Environment steps per second: single gym env vs vectorised, batch 1..1024."""
+    from rlrec.bench.env import bench_env, write_bench
+
+    result = bench_env(n_items=n_items, seconds_per_point=seconds, progress=True)
+    write_bench(out, result)
+    typer.echo(json.dumps(result, indent=2))
+    typer.echo(f"\nwritten to {out}")
+
+
+def _experiment(config: Path | None, overrides: list[str] | None):
+    from rlrec.config import load_config
+    from rlrec.experiment import ExperimentConfig
+
+    return load_config(ExperimentConfig, config, overrides or [])
+
+
 @config_app.command("show")
 def config_show(config: ConfigFile = None, overrides: Overrides = None) -> None:
     """Print the fully resolved experiment config (file + overrides + defaults)."""
-    from rlrec.config import load_config, to_yaml
-    from rlrec.experiment import ExperimentConfig
+    from rlrec.config import to_yaml
 
-    typer.echo(to_yaml(load_config(ExperimentConfig, config, overrides or [])), nl=False)
+    typer.echo(to_yaml(_experiment(config, overrides)), nl=False)
 
 
 def main() -> None:

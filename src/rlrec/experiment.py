@@ -1,24 +1,38 @@
 """The experiment config (one YAML file under `configs/`) and the stages it runs.
 
-An experiment is a run directory `<runs_dir>/<name>` plus the stage configs. Stages are added
-here as the pipelines grow (world model, demonstrations, IRL, policy, MARCO...); each is a
-function from its inputs to artefacts in the run directory.
+An experiment is a run directory `<runs_dir>/<name>` plus the stage configs. Each stage is a
+function from its inputs to artefacts in the run directory; it is skipped when the run already
+holds its output for the same parameters and inputs (see `rlrec.runs`).
+
+    data -> worldmodel -> evaluate          (IL-Rec side; more stages join as they are built)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
+from rlrec import tables
 from rlrec.atomic import write_json, write_text
 from rlrec.config import Config
 from rlrec.data import DataConfig, Dataset, format_summary, load_dataset, summarize
 from rlrec.data.registry import cache_folder
+from rlrec.interactive.evaluate import (
+    METRICS,
+    EvaluationConfig,
+    evaluate_policy,
+    standard_users,
+)
+from rlrec.interactive.evaluate import summarize as summarize_seeds
+from rlrec.interactive.worldmodel import WorldModel, WorldModelConfig, make_world_model
 from rlrec.runs import Run, create_run
 from rlrec.runtime import apply_threads, seed_everything
+
+log = logging.getLogger("rlrec")
 
 
 class ExperimentConfig(Config):
@@ -28,6 +42,12 @@ class ExperimentConfig(Config):
     seed: int = Field(0, description="seed of every random choice in the run")
     runs_dir: Path = Field(Path("runs"), description="parent folder of run directories")
     data: DataConfig = Field(default_factory=DataConfig, description="which dataset and how")
+    worldmodel: WorldModelConfig = Field(
+        default_factory=WorldModelConfig, description="the simulated user (IL-Rec side)"
+    )
+    evaluation: EvaluationConfig = Field(
+        default_factory=EvaluationConfig, description="how interactive policies are evaluated"
+    )
 
 
 def start_run(cfg: ExperimentConfig) -> Run:
@@ -50,3 +70,100 @@ def data_stage(cfg: DataConfig, run: Run) -> tuple[Dataset, dict[str, Any]]:
     ]
     stage.complete(outputs, summary={k: summary[k] for k in ("users", "items", "interactions")})
     return ds, summary
+
+
+def worldmodel_stage(cfg: ExperimentConfig, ds: Dataset, run: Run) -> WorldModel:
+    """Fit the world model and calibrate: mean episode length of random and greedy policies."""
+    stage = run.stage(
+        "worldmodel",
+        params={"worldmodel": cfg.worldmodel, "quit": cfg.evaluation.quit},
+        inputs={"dataset": cache_folder(cfg.data) / "manifest.json"},
+    )
+    if stage.cached:
+        return WorldModel.load(stage.dir)
+    world = make_world_model(ds, cfg.worldmodel)
+    world.meta["episode_length"] = calibrate(world, ds, cfg)
+    lengths = world.meta["episode_length"]
+    log.info(
+        "worldmodel: mean episode length of naive policies: random %.2f, greedy %.2f "
+        "(threshold %.4f)",
+        lengths["random"],
+        lengths["greedy"],
+        world.distance_threshold,
+    )
+    files = world.save(stage.dir)
+    stage.complete(files, summary=_world_summary(world))
+    return WorldModel.load(stage.dir)
+
+
+def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str, float]:
+    """Mean episode length on the standard test users of unguarded random and greedy policies:
+    how the simulator's quit rule treats a naive policy (compare BiLLP: agents last ~8-17 turns).
+    """
+    from rlrec.interactive.baselines.heuristics import make_heuristic
+
+    ev = EvaluationConfig(
+        n_users=cfg.evaluation.n_users, seeds=[cfg.seed], quit=cfg.evaluation.quit
+    )
+    out = {}
+    for name in ("random", "greedy"):
+        policy = make_heuristic(name, world, ds.interactions, ev.quit.low_reward, guard=False)
+        out[name] = summarize_seeds(evaluate_policy(policy, world, ev))["Len"]["mean"]
+    return out
+
+
+def _world_summary(world: WorldModel) -> dict[str, Any]:
+    keep = ("model", "heldout", "episode_length", "implicit")
+    return {
+        "users": {s: len(u) for s, u in world.users.items()},
+        "items": world.n_items,
+        "distance_threshold": world.distance_threshold,
+        **{k: world.meta[k] for k in keep if k in world.meta},
+    }
+
+
+def _heuristic(name: str, world: WorldModel, ds: Dataset, cfg: EvaluationConfig):
+    from rlrec.interactive.baselines.heuristics import make_heuristic
+
+    return make_heuristic(name, world, ds.interactions, cfg.quit.low_reward)
+
+
+def evaluate_stage(
+    cfg: ExperimentConfig, ds: Dataset, world: WorldModel, run: Run, policies: list[str]
+) -> list[dict[str, Any]]:
+    """Evaluate heuristic `policies` on the standard test users; write md/csv/json tables."""
+    ev = cfg.evaluation
+    stage = run.stage(
+        f"evaluate-{ev.mode}",
+        params={"evaluation": ev, "policies": policies},
+        inputs={"worldmodel": run.outputs("worldmodel")["key"]},
+    )
+    if stage.cached:
+        return json.loads(stage.path("results.json").read_text(encoding="utf-8"))
+    users = standard_users(world.users["test"], ev.n_users, ev.user_seed)
+    rows = []
+    for name in policies:
+        per_seed = evaluate_policy(_heuristic(name, world, ds, ev), world, ev, users)
+        label = "oracle (upper bound)" if name == "oracle" else name
+        rows.append({"method": label, **summarize_seeds(per_seed), "per_seed": per_seed})
+        log.info("evaluate %s: R_traj %.3f", label, rows[-1]["R_traj"]["mean"])
+    outputs = [
+        write_json(stage.path("standard_users.json"), users.tolist()),
+        write_text(stage.path("results.json"), tables.to_json(rows)),
+        write_text(stage.path("results.md"), evaluation_markdown(rows, cfg) + "\n"),
+        write_text(stage.path("results.csv"), tables.to_csv(rows, list(METRICS))),
+    ]
+    stage.complete(outputs, summary={r["method"]: r["R_traj"]["mean"] for r in rows})
+    return rows
+
+
+def evaluation_markdown(rows: list[dict[str, Any]], cfg: ExperimentConfig) -> str:
+    """The evaluation table with a caption that states data, users, seeds and mode."""
+    ev = cfg.evaluation
+    caption = (
+        f"Data `{cfg.data.name}`, world model `{cfg.worldmodel.model}`; "
+        f"{ev.n_users} standard test users (shuffle seed {ev.user_seed}); "
+        f"seeds {ev.seeds}; mode `{ev.mode}`; {'greedy' if ev.greedy else 'sampled'} actions; "
+        "mean ± std over seeds; terminal step counted."
+    )
+    return tables.to_markdown(rows, ["Len", "R_each", "R_traj", "coverage"]) + "\n\n" + caption

@@ -1,0 +1,1 @@
+"""Baseline policies for the interactive environment (heuristics; RL and LLM baselines later)."""
