@@ -435,9 +435,10 @@ def _loss_fn(implicit: bool):
 def flush_denormals() -> Iterator[None]:
     """Treat subnormal floats as zero on this thread for the duration, then restore the mode.
 
-    As a model grows confident, BCE gradients σ(x) − y underflow into subnormals, which CPU
-    arithmetic handles many times slower: without this, an epoch of DeepFM on BiLLP Amazon
-    slows from 3 s to 14 s as training goes on. The previous mode is read with a probe (a
+    As a model grows confident, BCE gradients σ(x) − y underflow into subnormals (and so do
+    some activations), which CPU arithmetic handles many times slower: without this, an epoch
+    of DeepFM on BiLLP Amazon slows from 3 s to 14 s as training goes on, and filling its
+    reward matrix from 7 s to 55 s. The previous mode is read with a probe (a
     subnormal times one is zero only when flushing is on): torch has no getter for it.
     """
     was_on = float(torch.tensor([1e-39], dtype=torch.float32).mul(1.0)) == 0.0
@@ -544,6 +545,7 @@ def evaluate_loss(model: MF | DeepFM, pairs: Pairs, implicit: bool) -> float:
 
 
 @torch.no_grad()
+@flush_denormals()
 def predict_pairs(
     model: MF | DeepFM, users: np.ndarray, items: np.ndarray, batch_size: int = 65_536
 ) -> np.ndarray:
@@ -556,6 +558,7 @@ def predict_pairs(
 
 
 @torch.no_grad()
+@flush_denormals()
 def predict_matrix(
     model: MF | DeepFM, users: np.ndarray, n_items: int, max_elements: int = 1 << 20
 ) -> np.ndarray:

@@ -36,9 +36,9 @@ Two ways to obtain one (`make_world_model` picks):
      vectors distances lie in [0, 2] for either model. The threshold is the
      `distance_quantile` quantile of the distances of sampled distinct item pairs.
   `meta` records the config, held-out metrics per member, their mean and the ensemble's
-  (RMSE/MAE on the reward scale; AUC too for implicit data), the rating range, the quantile
-  and threshold, user counts, training seconds, and a `calibration` dict that the
-  environment stage fills (mean episode length of reference policies).
+  (RMSE/MAE on the reward scale; AUC too for implicit data), the rating range, the quantile,
+  user counts, training seconds, and `episode_length`, which the worldmodel stage fills with
+  the mean episode length of naive policies (the threshold is `distance_threshold`).
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def world_model_from_billp(ds: Dataset, distance_threshold: float | None = None)
         "users": {s: int(rewards[s].shape[0]) for s in SPLITS},
         "distance_threshold_source": "ILRecEnv leave_threshold (ilrec.md §3.2)",
         "distance_fallback": fallback,
-        "calibration": {},
+        "episode_length": {},  # filled by the worldmodel stage: mean Len of naive policies
     }
     return WorldModel(
         rewards=rewards,
@@ -346,7 +346,7 @@ def build_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True)
         ),
         "distance_quantile": cfg.distance_quantile,
         "train_seconds": round(time.perf_counter() - start, 3),
-        "calibration": {},  # the environment stage adds mean Len of reference policies here
+        "episode_length": {},  # filled by the worldmodel stage: mean Len of naive policies
     }
     return WorldModel(
         rewards={s: stats[s].mean() for s in SPLITS},
