@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 
 demo: $(VENV)/.installed
 	$(BIN)/rlrec data prepare --config configs/quickstart.yaml
+	$(BIN)/rlrec evaluate --config configs/quickstart.yaml
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
