@@ -28,7 +28,8 @@ from rlrec.interactive.evaluate import (
     standard_users,
 )
 from rlrec.interactive.evaluate import summarize as summarize_seeds
-from rlrec.interactive.worldmodel import WorldModel, WorldModelConfig, make_world_model
+from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
+from rlrec.interactive.worldmodel import WorldModel
 from rlrec.runs import Run, create_run
 from rlrec.runtime import apply_threads, seed_everything
 

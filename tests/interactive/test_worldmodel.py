@@ -1,4 +1,4 @@
-"""World models (`rlrec.interactive.worldmodel`) and their rating models (`ratingmodels`)."""
+"""The world-model artefact (`rlrec.interactive.worldmodel`): BiLLP's own matrices, distances."""
 
 from __future__ import annotations
 
@@ -7,172 +7,13 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import torch
 
-from rlrec.data import DataConfig, Dataset, load_dataset
 from rlrec.data.billp import load_billp
-from rlrec.data.dataset import interactions_frame
-from rlrec.data.synthetic import SyntheticConfig
-from rlrec.errors import ConfigError, DataError
-from rlrec.interactive import ratingmodels as rm
-from rlrec.interactive.worldmodel import (
-    WorldModel,
-    WorldModelConfig,
-    auc,
-    build_world_model,
-    make_world_model,
-    pairwise_euclidean,
-    to_reward,
-    world_model_from_billp,
-)
+from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
+from rlrec.interactive.worldmodel import WorldModel, pairwise_euclidean, world_model_from_billp
 
-FAST = {"epochs": 25, "patience": 3, "batch_size": 256, "dim": 16, "hidden": [32]}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def ratings() -> Dataset:
-    """Synthetic MovieLens-format ratings: 150 users x 120 items, ~6,000 ratings."""
-    synthetic = SyntheticConfig(n_users=150, n_items=120, ratings_per_user=40)
-    return load_dataset(DataConfig(name="synthetic-interactive", synthetic=synthetic))
-
-
-@pytest.fixture(scope="module")
-def mf_world(ratings: Dataset) -> WorldModel:
-    return build_world_model(ratings, WorldModelConfig(model="mf", **FAST), progress=False)
-
-
-def implicit_dataset(n_users: int = 120, n_items: int = 150, per_user: int = 25) -> Dataset:
-    """BiLLP-like implicit histories: each user reads mostly books of one favourite genre."""
-    rng = np.random.default_rng(7)
-    genre = rng.integers(0, 6, n_items)
-    favourite = rng.integers(0, 6, n_users)
-    users, items = [], []
-    for u in range(n_users):  # test-data generation only
-        p = np.where(genre == favourite[u], 10.0, 1.0)
-        users += [10 * u + 3] * per_user  # raw ids that are not positions
-        items += list(rng.choice(n_items, per_user, replace=False, p=p / p.sum()))
-    positions = np.tile(np.arange(per_user), n_users)
-    inter = interactions_frame(users, items, np.full(len(users), np.nan), positions, "billp-toy")
-    inter["split"] = "test"
-    catalogue = pd.DataFrame(
-        {
-            "item_id": np.arange(n_items),
-            "title": [f"Book {i}" for i in range(n_items)],
-            "genres": [[f"Genre {g}", "Books"] for g in genre],
-        }
-    )
-    return Dataset(name="billp-toy", interactions=inter, items=catalogue)
-
-
-# -- learned world models ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("model", ["mf", "deepfm"])
-def test_rating_models_beat_the_global_mean(ratings: Dataset, model: str) -> None:
-    wm = build_world_model(ratings, WorldModelConfig(model=model, **FAST), progress=False)
-    metrics = wm.meta["metrics"]
-    assert metrics["mean"]["rmse"] < 0.8 * metrics["global_mean"]["rmse"]
-    assert metrics["mean"]["mae"] < metrics["global_mean"]["mae"]
-    assert wm.meta["rating_range"] == [1.0, 5.0] and not wm.meta["implicit"]
-
-
-def test_splits_shapes_and_ranges(ratings: Dataset, mf_world: WorldModel) -> None:
-    wm = mf_world
-    train, test = wm.users["train"], wm.users["test"]
-    all_users = np.sort(ratings.interactions["user_id"].unique())
-    assert not np.intersect1d(train, test).size
-    assert np.array_equal(np.union1d(train, test), all_users)
-    assert len(test) == 30 and np.array_equal(test, np.sort(test))  # 20 % of 150, sorted
-    assert wm.items["item_id"].tolist() == ratings.items["item_id"].tolist()
-    for split in ("train", "test"):
-        rewards = wm.rewards[split]
-        assert rewards.shape == (len(wm.users[split]), 120) and rewards.dtype == np.float32
-        assert rewards.min() >= 0.0 and rewards.max() <= 5.0
-    assert wm.item_embeddings.shape == (120, 16)
-    assert np.allclose(np.linalg.norm(wm.item_embeddings, axis=1), 1.0, atol=1e-5)
-    assert wm.uncertainty == {}  # one member: no ensemble variance
-    assert 0.0 < wm.distance_threshold < 2.0
-    dist = wm.distances("test")
-    assert dist.shape == (120, 120)
-    off_diagonal = dist[~np.eye(120, dtype=bool)]
-    assert abs((off_diagonal < wm.distance_threshold).mean() - 0.005) < 0.004  # the quantile
-
-
-def test_deterministic_for_a_seed(ratings: Dataset, mf_world: WorldModel) -> None:
-    again = build_world_model(ratings, WorldModelConfig(model="mf", **FAST), progress=False)
-    for split in ("train", "test"):
-        assert np.array_equal(again.rewards[split], mf_world.rewards[split])
-        assert np.array_equal(again.users[split], mf_world.users[split])
-    assert np.array_equal(again.item_embeddings, mf_world.item_embeddings)
-    assert again.distance_threshold == mf_world.distance_threshold
-    other = build_world_model(ratings, WorldModelConfig(model="mf", seed=1, **FAST), False)
-    assert not np.array_equal(other.users["test"], mf_world.users["test"])
-
-
-def test_ensemble_uncertainty(ratings: Dataset) -> None:
-    cfg = WorldModelConfig(model="mf", n_ensemble=2, **FAST)
-    wm = build_world_model(ratings, cfg, progress=False)
-    for split in ("train", "test"):
-        var = wm.uncertainty[split]
-        assert var.shape == wm.rewards[split].shape and var.dtype == np.float32
-        assert var.min() >= 0.0 and var.max() > 1e-3
-    members = wm.meta["metrics"]["members"]
-    assert len(members) == 2 and members[0]["seed"] != members[1]["seed"]
-    assert set(wm.meta["metrics"]["mean"]) == {"rmse", "mae"}
-
-
-def test_save_load_round_trip(tmp_path: Path, ratings: Dataset) -> None:
-    wm = build_world_model(ratings, WorldModelConfig(model="mf", n_ensemble=2, **FAST), False)
-    wm.save(tmp_path / "world")
-    back = WorldModel.load(tmp_path / "world")
-    for split in ("train", "test"):
-        assert np.array_equal(back.rewards[split], wm.rewards[split])
-        assert np.array_equal(back.uncertainty[split], wm.uncertainty[split])
-        assert np.array_equal(back.users[split], wm.users[split])
-    assert np.array_equal(back.item_embeddings, wm.item_embeddings)
-    assert back.distance_threshold == wm.distance_threshold
-    assert back.meta == json.loads(json.dumps(wm.meta))
-    assert back.items["item_id"].tolist() == wm.items["item_id"].tolist()
-    assert np.array_equal(back.distances("train"), wm.distances("train"))
-
-
-def test_implicit_histories() -> None:
-    ds = implicit_dataset()
-    cfg = WorldModelConfig(model="deepfm", **FAST)
-    wm = build_world_model(ds, cfg, progress=False)
-    metrics = wm.meta["metrics"]["mean"]
-    assert wm.meta["implicit"] and metrics["auc"] > 0.7
-    for split in ("train", "test"):
-        assert wm.rewards[split].min() >= 0.0 and wm.rewards[split].max() <= 5.0
-    assert set(wm.users["test"]) | set(wm.users["train"]) == set(ds.interactions["user_id"])
-    # a user's favourite-genre items score above the others
-    genre = ds.items["genres"].str[0].to_numpy()
-    first = wm.users["train"][0]
-    seen = ds.interactions.loc[ds.interactions["user_id"] == first, "item_id"]
-    favourite = pd.Series(genre[seen]).mode()[0]
-    row = wm.rewards["train"][0]
-    assert row[genre == favourite].mean() > row[genre != favourite].mean() + 1.0
-
-
-def test_implicit_keeps_the_datas_own_user_split() -> None:
-    ds = implicit_dataset(n_users=40)
-    users = np.sort(ds.interactions["user_id"].unique())
-    ds.interactions["split"] = np.where(
-        ds.interactions["user_id"].isin(users[:30]), "train", "test"
-    )
-    wm = build_world_model(ds, WorldModelConfig(model="mf", epochs=2), progress=False)
-    assert np.array_equal(wm.users["train"], users[:30])
-    assert np.array_equal(wm.users["test"], users[30:])
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- BiLLP's own matrices ------------------------------------------------------------------------
@@ -231,11 +72,6 @@ def test_world_model_from_billp(tmp_path: Path) -> None:
     assert learned.meta["source"] == "learned"
 
 
-def test_billp_source_without_matrices_is_a_clear_error() -> None:
-    with pytest.raises(DataError, match="lacks BiLLP's reward_train"):
-        make_world_model(implicit_dataset(n_users=5), WorldModelConfig(source="billp"))
-
-
 # -- pure pieces ---------------------------------------------------------------------------------
 
 
@@ -243,75 +79,3 @@ def test_pairwise_euclidean_matches_a_naive_computation() -> None:
     x = np.random.default_rng(0).normal(size=(37, 5)).astype(np.float32)
     naive = np.array([[np.sqrt(((a - b) ** 2).sum()) for b in x] for a in x])
     assert np.allclose(pairwise_euclidean(x, chunk=8), naive, atol=1e-5)
-
-
-def test_auc_by_hand() -> None:
-    # positives 0.35 and 0.8 against negatives 0.1 and 0.4: 3 of 4 pairs ordered -> 0.75
-    assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
-    assert auc(np.array([1.0, 1.0]), np.array([0, 1])) == 0.5  # ties count half
-
-
-def test_reward_mappings() -> None:
-    # logit -log 4 is the 1:4 prior's 20 % rate; under a 1:1 prior that is 50 %: reward 2.5;
-    # odds 2:3 (p = 0.4) is the quit boundary, reward 2
-    logits = np.array([-np.log(4.0), -np.log(4.0) + np.log(2 / 3), 50.0, -50.0])
-    expected = [2.5, 2.0, 5.0, 0.0]
-    assert np.allclose(to_reward(logits, implicit=True, negatives=4), expected, atol=1e-5)
-    stars = np.array([-0.3, 2.5, 5.4])
-    assert to_reward(stars, implicit=False, negatives=4).tolist() == [0.0, 2.5, 5.0]
-
-
-def tiny_fields() -> rm.Fields:
-    users = pd.DataFrame(
-        {"user_id": [1, 2, 3], "age": [10, 30, 60], "gender": ["M", "F", "M"],
-         "occupation": ["a", "b", "a"]}
-    )  # fmt: skip
-    items = pd.DataFrame({"item_id": [5, 6, 7, 8], "genres": [["x"], ["x", "y"], [], ["z"]]})
-    return rm.encode_fields(users, items, np.array([1, 2, 3, 4]), np.array([5, 6, 7, 8]))
-
-
-def test_encode_fields() -> None:
-    fields = tiny_fields()
-    assert fields.attr_names == ("gender", "age", "occupation")
-    # gender codes 0-2 (0 unknown), age 3-10 (age 10 -> bucket <18), occupation 11-13
-    assert fields.user_attrs.tolist() == [[2, 4, 12], [1, 6, 13], [2, 10, 12], [0, 3, 11]]
-    assert fields.item_genres.tolist() == [[1, 0], [1, 2], [0, 0], [3, 0]]
-
-
-def test_deepfm_equals_the_textbook_formula() -> None:
-    model = rm.make_model("deepfm", tiny_fields(), dim=4, seed=0, hidden=(8, 8))
-    with torch.no_grad():  # move off the initial values so every term matters
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) * 0.3)
-        model.genre_emb.weight[0] = 0.0
-        model.genre_w.weight[0] = 0.0
-    users, items = torch.tensor([0, 1, 2, 3, 0]), torch.tensor([0, 1, 2, 3, 3])
-    (ue, uw), (ie, iw) = model._user_fields(users), model._item_fields(items)
-    e = torch.cat([ue, ie], 1)  # [B, F, d]: user, gender, age, occupation, item, genres
-    assert e.shape == (5, 6, 4)
-    second = sum((e[:, f] * e[:, g]).sum(-1) for f in range(6) for g in range(f + 1, 6))
-    w1 = torch.cat([model.deep_user.weight, model.deep_item.weight], 1)
-    deep = model.deep_rest(e.flatten(1) @ w1.T + model.deep_item.bias).squeeze(-1)
-    expected = model.global_bias + uw + iw + second + deep
-    assert torch.allclose(model(users, items), expected, atol=1e-5)
-
-
-@pytest.mark.parametrize("kind", ["mf", "deepfm"])
-def test_predict_matrix_matches_pairwise_scores(kind: str) -> None:
-    model = rm.make_model(kind, tiny_fields(), dim=4, seed=0, hidden=(8,))
-    users = np.array([3, 0, 2])
-    grid = rm.predict_matrix(model, users, 4, max_elements=4)  # one user per chunk
-    pairs = rm.predict_pairs(model, np.repeat(users, 4), np.tile(np.arange(4), 3))
-    assert grid.shape == (3, 4) and np.allclose(grid, pairs.reshape(3, 4), atol=1e-5)
-
-
-def test_negative_sampler_avoids_the_history() -> None:
-    users, items = np.array([0, 0, 0, 1]), np.array([0, 1, 2, 3])
-    sampler = rm.NegativeSampler(users, items, n_items=5, k=2)
-    draws = sampler.sample(np.repeat([0, 1], 500), np.random.default_rng(0))
-    assert set(draws[:500]) == {3, 4} and set(draws[500:]) == {0, 1, 2, 4}
-
-
-def test_unknown_model_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="known models: deepfm, mf"):
-        rm.make_model("svd", tiny_fields(), dim=4, seed=0)
