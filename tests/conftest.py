@@ -31,3 +31,17 @@ def billp_data() -> Path:
     if not folder.is_dir():
         pytest.skip(f"real BiLLP data not found at {folder} (set RLREC_SHARED_DATA)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def ml100k():
+    """Real MovieLens-100K (fetched once per session); skips when it cannot be obtained."""
+    from rlrec.data import DataConfig, load_dataset
+    from rlrec.errors import DataError
+
+    try:
+        return load_dataset(DataConfig(name="ml-100k"))
+    except DataError as err:
+        if "could not obtain" in str(err):
+            pytest.skip(f"MovieLens-100K unreachable here: {err}")
+        raise

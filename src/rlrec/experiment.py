@@ -114,13 +114,19 @@ def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str
 
 
 def _world_summary(world: WorldModel) -> dict[str, Any]:
-    keep = ("model", "heldout", "episode_length", "implicit")
-    return {
+    metrics = world.meta.get("metrics", {})
+    summary = {
+        "source": world.meta.get("source"),
+        "model": world.meta.get("model"),
+        "implicit": world.meta.get("implicit"),
         "users": {s: len(u) for s, u in world.users.items()},
         "items": world.n_items,
+        "heldout": metrics.get("ensemble"),
+        "heldout_global_mean": metrics.get("global_mean"),
         "distance_threshold": world.distance_threshold,
-        **{k: world.meta[k] for k in keep if k in world.meta},
+        "episode_length": world.meta.get("episode_length"),
     }
+    return {k: v for k, v in summary.items() if v is not None}
 
 
 def _heuristic(name: str, world: WorldModel, ds: Dataset, cfg: EvaluationConfig):

@@ -9,16 +9,6 @@ from rlrec.data.synthetic.interactive import write_interactive
 from rlrec.errors import DataError
 
 
-@pytest.fixture(scope="module")
-def ml100k():
-    try:
-        return load_dataset(DataConfig(name="ml-100k"))
-    except DataError as err:
-        if "could not obtain" in str(err):
-            pytest.skip(f"MovieLens-100K unreachable here: {err}")
-        raise
-
-
 @pytest.mark.network
 def test_real_ml100k_counts_and_tables(ml100k):
     summary = summarize(ml100k)

@@ -34,7 +34,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,8 +43,6 @@ from pydantic import Field
 from rlrec.config import Config
 from rlrec.data.dataset import Dataset
 from rlrec.errors import DataError
-from rlrec.interactive import ratingfit as rf
-from rlrec.interactive import ratingmodels as rm
 from rlrec.interactive.worldmodel import (
     REWARD_RANGE,
     SPLITS,
@@ -52,6 +50,9 @@ from rlrec.interactive.worldmodel import (
     has_billp_arrays,
     world_model_from_billp,
 )
+
+if TYPE_CHECKING:  # torch-backed modules load only when a model is built: configs stay light
+    from rlrec.interactive import ratingfit as rf
 
 __all__ = ["WorldModelConfig", "auc", "build_world_model", "make_world_model", "to_reward"]
 
@@ -116,6 +117,9 @@ def make_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True) 
 
 def build_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True) -> WorldModel:
     """Fit `cfg.n_ensemble` rating models on `ds`'s logs and turn them into a world model."""
+    from rlrec.interactive import ratingfit as rf
+    from rlrec.interactive import ratingmodels as rm
+
     start = time.perf_counter()
     data_seq, *member_seqs = np.random.SeedSequence(cfg.seed).spawn(1 + cfg.n_ensemble)
     rng = np.random.default_rng(data_seq)  # user split, held-out slice, its negatives, pairs
@@ -230,6 +234,8 @@ class _Logs:
 
 
 def _code_logs(ds: Dataset) -> _Logs:
+    from rlrec.interactive import ratingfit as rf
+
     inter = ds.interactions
     if len(ds.items):
         items = ds.items.reset_index(drop=True)
@@ -296,6 +302,8 @@ def _holdout(
     pairs: rf.Pairs, val_fraction: float, test_fraction: float, rng: np.random.Generator
 ) -> tuple[rf.Pairs, rf.Pairs, rf.Pairs]:
     """Seeded random (train, val, test) slices of the log rows."""
+    from rlrec.interactive import ratingfit as rf
+
     order = rng.permutation(len(pairs))
     n_val = max(1, round(val_fraction * len(pairs)))
     n_test = round(test_fraction * len(pairs))
@@ -315,6 +323,8 @@ class _HeldOut:
 
 
 def _held_out(logs: _Logs, cfg: WorldModelConfig, rng: np.random.Generator) -> _HeldOut:
+    from rlrec.interactive import ratingfit as rf
+
     train, val, test = _holdout(logs.pairs, cfg.val_fraction, cfg.test_fraction, rng)
     if not logs.implicit:
         return _HeldOut(train, val, test, None)
