@@ -104,3 +104,18 @@ def test_bench_env_writes_json(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result == json.loads(done.stdout.split("\n\nwritten to")[0])
+
+
+def test_import_billp_trajectories(tmp_path, billp_data):
+    files = sorted(str(p) for p in (billp_data / "trajs").glob("amazon_train_*.json"))
+    out = tmp_path / "demos.jsonl"
+    done = rlrec("demos", "import-billp", *files, "--catalogue", str(billp_data / "amazon"),
+                 "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.split("\n\ndemonstrations:")[0])
+    assert report["episodes"] == 100 and report["transitions"] == 348
+    assert report["item_grounding"] == {"exact": 348}  # every action has a catalogue id
+    assert report["quit_markers"] == 100
+    missing = rlrec("demos", "import-billp", str(tmp_path / "nope.json"), "--catalogue",
+                    str(billp_data / "amazon"), "--out", str(out))  # fmt: skip
+    assert_user_error(missing, "trajectory file not found")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from rlrec import __version__
-from rlrec.errors import ConfigError, RlrecError
+from rlrec.errors import ConfigError, DataError, RlrecError
 
 app = typer.Typer(
     name="rlrec",
@@ -30,10 +30,14 @@ data_app = typer.Typer(
 config_app = typer.Typer(help="Experiment configs.", no_args_is_help=True)
 worldmodel_app = typer.Typer(help="World models: the simulated user.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed and quality benchmarks (JSON out).", no_args_is_help=True)
+demos_app = typer.Typer(
+    help="Demonstrations: LLM trajectories for imitation.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
 app.add_typer(worldmodel_app, name="worldmodel")
 app.add_typer(bench_app, name="bench")
+app.add_typer(demos_app, name="demos")
 
 Overrides = Annotated[
     list[str] | None,
@@ -186,6 +190,35 @@ def bench_env_cmd(
     write_bench(out, result)
     typer.echo(json.dumps(result, indent=2))
     typer.echo(f"\nwritten to {out}")
+
+
+@demos_app.command("import-billp")
+def demos_import_billp(
+    files: Annotated[list[Path], typer.Argument(help="BiLLP trajs_agent JSON files")],
+    catalogue: Annotated[
+        Path, typer.Option("--catalogue", help="BiLLP folder with datamaps.json (the item ids)")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="demonstration store (JSONL) to write")],
+    grounder: Annotated[
+        str, typer.Option(help="grounding of unmatched titles: embedding or ngram")
+    ] = "embedding",
+    terminal: Annotated[
+        str, typer.Option(help="quit-step policy: keep, drop, reward_minus1000, reward_zero")
+    ] = "keep",
+) -> None:
+    """Convert BiLLP's LLM trajectories into a demonstration store, with a report."""
+    from rlrec.data.billp import load_billp
+    from rlrec.interactive.billp_trajs import import_billp_trajs
+    from rlrec.interactive.grounding import make_grounder
+
+    for f in files:
+        if not f.is_file():
+            raise DataError(f"trajectory file not found: {f}")
+    dataset = "steam" if files[0].name.startswith("steam") else "amazon"
+    items = load_billp(catalogue, dataset).items
+    report = import_billp_trajs(files, items, out, make_grounder(items, grounder), terminal)
+    typer.echo(json.dumps(report, indent=2, default=str))
+    typer.echo(f"\ndemonstrations: {out}")
 
 
 def _experiment(config: Path | None, overrides: list[str] | None):

@@ -58,16 +58,29 @@ class SentenceEmbedder:
 class EmbeddingGrounder:
     """Map free-text titles to the catalogue by cosine similarity of their embeddings.
 
-    `grounder(titles) -> (item indices [N], similarities [N])`: the most similar catalogue title
-    for each query. Catalogue embeddings are computed once.
+    A `rlrec.interactive.grounding.Grounder`: `grounder(titles) -> (item ids [N], similarities
+    [N])`, the most similar catalogue title for each query. Catalogue embeddings are computed
+    once; `item_ids` default to the catalogue positions.
     """
 
-    def __init__(self, catalogue_titles: Sequence[str], embedder: SentenceEmbedder) -> None:
+    def __init__(
+        self,
+        catalogue_titles: Sequence[str],
+        embedder: SentenceEmbedder,
+        item_ids: Sequence[int] | None = None,
+    ) -> None:
         self.embedder = embedder
         self.catalogue = embedder.encode(list(catalogue_titles))  # [I, d]
+        n = len(self.catalogue)
+        self.item_ids = np.arange(n) if item_ids is None else np.asarray(item_ids, dtype=np.int64)
+
+    @classmethod
+    def from_catalogue(cls, catalogue, embedder: SentenceEmbedder) -> EmbeddingGrounder:
+        """From a DataFrame with `item_id` and `title`."""
+        return cls(catalogue["title"].astype(str).tolist(), embedder, catalogue["item_id"])
 
     def __call__(self, titles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         queries = self.embedder.encode(list(titles))  # [N, d]
         sims = queries @ self.catalogue.T  # [N, I]
         best = sims.argmax(1)
-        return best, sims[np.arange(len(best)), best]
+        return self.item_ids[best], sims[np.arange(len(best)), best]

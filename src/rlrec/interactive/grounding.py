@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Grounder", "NgramGrounder", "exact_lookup", "normalise_title"]
+__all__ = ["Grounder", "NgramGrounder", "exact_lookup", "make_grounder", "normalise_title"]
 
 Grounder = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
@@ -133,3 +133,39 @@ class NgramGrounder:
         sims = self.similarities(titles)
         best = sims.argmax(axis=1)
         return self.item_ids_[best], sims[np.arange(len(titles)), best]
+
+
+def make_grounder(catalogue: pd.DataFrame, kind: str = "embedding") -> Grounder:
+    """`embedding` (all-MiniLM-L6-v2; falls back to `ngram` with a warning when the `llm` extra
+    is not installed) or `ngram`, over a catalogue DataFrame with `item_id` and `title`.
+
+    The grounder is built on its first call, so a run whose titles all match exactly never
+    embeds the catalogue.
+    """
+    from rlrec.errors import ConfigError
+
+    if kind not in ("embedding", "ngram"):
+        raise ConfigError(f"unknown grounder {kind!r}; known: embedding, ngram")
+    built: list[Grounder] = []
+
+    def ground(titles: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if not built:
+            built.append(_build_grounder(catalogue, kind))
+        return built[0](titles)
+
+    return ground
+
+
+def _build_grounder(catalogue: pd.DataFrame, kind: str) -> Grounder:
+    import logging
+
+    from rlrec.errors import RlrecError
+
+    if kind == "embedding":
+        from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
+
+        try:
+            return EmbeddingGrounder.from_catalogue(catalogue, SentenceEmbedder())
+        except RlrecError as err:
+            logging.getLogger("rlrec").warning("%s; grounding with character n-grams instead", err)
+    return NgramGrounder.from_catalogue(catalogue)
