@@ -49,7 +49,7 @@ import pandas as pd
 
 from rlrec.data.dataset import Dataset, interactions_frame
 from rlrec.data.numpy_pickle import NUMERIC_KINDS, load_numpy_pickle
-from rlrec.data.registry import DataConfig, DatasetSpec, file_fingerprint
+from rlrec.data.registry import DatasetSpec, file_fingerprint
 from rlrec.errors import DataError
 
 __all__ = ["DATASETS", "SPECS", "SPEC_AMAZON", "SPEC_STEAM", "load_billp"]
@@ -342,29 +342,25 @@ def _read_distance(path: Path, n_ids: int) -> np.ndarray:
 # -- registry ------------------------------------------------------------------------------------
 
 
-def _loader(dataset: Literal["amazon", "steam"]) -> Any:
-    def load(cfg: DataConfig) -> Dataset:
-        if cfg.path is None:
-            raise DataError(f"billp-{dataset} needs a local path: pass --path (data.path=...)")
-        return load_billp(cfg.path, dataset)
+def _spec(dataset: Literal["amazon", "steam"], description: str) -> DatasetSpec:
+    """The registry entry `billp-<dataset>`; the registry checks that a path was given."""
+    return DatasetSpec(
+        name=f"billp-{dataset}",
+        description=description,
+        load=lambda cfg: load_billp(cfg.path, dataset),
+        fingerprint=lambda cfg: file_fingerprint(*_locate(Path(cfg.path), dataset)),
+        needs_path=True,
+    )
 
-    return load
 
-
-SPEC_AMAZON = DatasetSpec(
-    name="billp-amazon",
-    description="BiLLP Amazon-Book: 13,864 book titles and genres, 1,049 test users' histories, "
+SPEC_AMAZON = _spec(
+    "amazon",
+    "BiLLP Amazon-Book: 13,864 book titles and genres, 1,049 test users' histories, "
     "reward/distance matrices when present",
-    load=_loader("amazon"),
-    fingerprint=lambda cfg: file_fingerprint(*_locate(Path(cfg.path), "amazon")),
-    needs_path=True,
 )
-SPEC_STEAM = DatasetSpec(
-    name="billp-steam",
-    description="BiLLP Steam: 6,012 game titles and genres, histories and reward/distance "
-    "matrices when present",
-    load=_loader("steam"),
-    fingerprint=lambda cfg: file_fingerprint(*_locate(Path(cfg.path), "steam")),
-    needs_path=True,
+SPEC_STEAM = _spec(
+    "steam",
+    "BiLLP Steam: 6,012 game titles and genres, histories and reward/distance matrices when "
+    "present",
 )
 SPECS = (SPEC_AMAZON, SPEC_STEAM)
