@@ -184,7 +184,8 @@ def bench_env_cmd(
     seconds: Annotated[float, typer.Option(help="seconds per measured point")] = 1.0,
 ) -> None:
     """Environment steps per second: single gym env vs vectorised, batch 1..1024."""
-    from rlrec.bench.env import bench_env, write_bench
+    from rlrec.bench import write_bench
+    from rlrec.bench.env import bench_env
 
     result = bench_env(n_items=n_items, seconds_per_point=seconds, progress=True)
     write_bench(out, result)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from rlrec.bench.env import bench_env, write_bench
+from rlrec.bench import write_bench
+from rlrec.bench.env import bench_env
 
 
 def test_bench_env_reports_every_point(tmp_path):

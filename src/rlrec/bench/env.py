@@ -16,21 +16,17 @@ the episodes finished during the measurement (the terminal step counted).
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gymnasium
 import numpy as np
 from tqdm import tqdm
 
-from rlrec.atomic import write_json
+from rlrec.bench import machine_info
 from rlrec.interactive.env import QuitConfig, RecEnv, VectorRecEnv
 from rlrec.interactive.worldmodel import pairwise_euclidean
-from rlrec.runtime import THREADS_ENV, num_threads
 
 REWARD_MAX = 5.3
 EMBEDDING_DIM = 32
@@ -86,7 +82,7 @@ def bench_env(
             "seed": seed,
             "setup_seconds": setup_seconds,
         },
-        "machine": machine_info(),
+        "machine": {**machine_info(), "gymnasium": gymnasium.__version__},
         "single": single,
         "vectorised": vectorised,
         "speedup": None
@@ -95,24 +91,6 @@ def bench_env(
             "batch_size": largest["batch_size"],
             "vectorised_over_single": largest["steps_per_s"] / single["steps_per_s"],
         },
-    }
-
-
-def write_bench(path: str | os.PathLike[str], result: dict[str, Any]) -> Path:
-    """Write a benchmark result as JSON, atomically."""
-    return write_json(path, result)
-
-
-def machine_info() -> dict[str, Any]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "gymnasium": gymnasium.__version__,
-        THREADS_ENV: num_threads(),
     }
 
 
