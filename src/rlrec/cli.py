@@ -222,6 +222,60 @@ def demos_import_billp(
     typer.echo(f"\ndemonstrations: {out}")
 
 
+@demos_app.command("generate")
+def demos_generate(
+    config: ConfigFile = None,
+    users: Annotated[
+        int | None, typer.Option("--users", help="first N train users (seeded order; all if unset)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="demonstration store (default <run>/demos/<mode>.jsonl)"),
+    ] = None,
+    overrides: Overrides = None,
+) -> None:
+    """Let the LLM expert (`llm`, `agent` sections) write demonstrations on the world model."""
+    import numpy as np
+
+    from rlrec.experiment import data_stage, start_run, worldmodel_stage
+    from rlrec.interactive.env import QuitConfig
+    from rlrec.interactive.llm.agent import LLMAgent
+    from rlrec.interactive.llm.backends import make_backend
+    from rlrec.interactive.llm.generate import generate_demos
+
+    cfg = _experiment(config, overrides)
+    run = start_run(cfg)
+    ds, _ = data_stage(cfg.data, run)
+    world = worldmodel_stage(cfg, ds, run)
+    rng = np.random.default_rng(cfg.seed)
+    rows = rng.permutation(len(world.users["train"]))
+    rows = rows if users is None else rows[:users]
+    embedder, grounder = _embedder_and_grounder(world.items, cfg.agent.grounder)
+    agent = LLMAgent(make_backend(cfg.llm), world.items, grounder, embedder, cfg.agent, rng)
+    quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
+    path = out or run.dir / "demos" / f"{cfg.agent.mode}-{cfg.agent.actor_mode}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = generate_demos(world, agent, path, users=rows.tolist(), quit=quit)
+    typer.echo(json.dumps(result, indent=2, default=str))
+    typer.echo(f"\ndemonstrations: {path}")
+
+
+def _embedder_and_grounder(items, kind: str):
+    """Sentence embeddings for grounding and memories; hashed n-grams without the `llm` extra."""
+    from rlrec.interactive.grounding import NgramGrounder
+    from rlrec.interactive.llm.memory import NgramEmbedder
+
+    if kind == "embedding":
+        from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
+
+        try:
+            embedder = SentenceEmbedder()
+            return embedder, EmbeddingGrounder.from_catalogue(items, embedder)
+        except RlrecError as err:
+            logging.getLogger("rlrec").warning("%s; using character n-grams instead", err)
+    return NgramEmbedder(), NgramGrounder.from_catalogue(items)
+
+
 def _experiment(config: Path | None, overrides: list[str] | None):
     from rlrec.config import load_config
     from rlrec.experiment import ExperimentConfig

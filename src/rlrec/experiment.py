@@ -28,6 +28,8 @@ from rlrec.interactive.evaluate import (
     standard_users,
 )
 from rlrec.interactive.evaluate import summarize as summarize_seeds
+from rlrec.interactive.llm.agent import AgentConfig
+from rlrec.interactive.llm.backends import LLMConfig
 from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
 from rlrec.interactive.worldmodel import WorldModel
 from rlrec.runs import Run, create_run
@@ -48,6 +50,10 @@ class ExperimentConfig(Config):
     )
     evaluation: EvaluationConfig = Field(
         default_factory=EvaluationConfig, description="how interactive policies are evaluated"
+    )
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="the LLM behind the expert")
+    agent: AgentConfig = Field(
+        default_factory=AgentConfig, description="the LLM expert that writes demonstrations"
     )
 
 

@@ -1,0 +1,117 @@
+"""Generate LLM-expert demonstrations against a world model (ilrec.md §5.1; DESIGN
+"Demonstrations").
+
+One episode per user of `split` (BiLLP: the train split) in `RecEnv` with BiLLP's LLM-environment
+quit rule (`QuitConfig(check_first_step=False)`). Every step goes to the append-only `DemoStore`
+as it happens; users already finished in the store are skipped, so a killed run resumes where it
+stopped. After each batch of `agent.cfg.batch_users` episodes the agent reflects on them and
+commits its memory updates (BiLLP rebuilds its memories per batch of 10 users).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rlrec.interactive.demos import DemoStore, report
+from rlrec.interactive.env import QuitConfig, RecEnv
+from rlrec.interactive.llm.agent import LLMAgent
+from rlrec.interactive.worldmodel import WorldModel
+
+__all__ = ["generate_demos", "store_header"]
+
+
+def store_header(agent: LLMAgent, quit: QuitConfig, split: str) -> dict[str, Any]:
+    """The store header: backend, model and the parameters a resumed run must share."""
+    return {
+        "backend": agent.backend.name,
+        "model": agent.backend.model_name,
+        "params": {
+            "agent": agent.cfg.model_dump(mode="json"),
+            "quit": quit.model_dump(mode="json"),
+            "split": split,
+            "window": quit.window,
+        },
+    }
+
+
+def generate_demos(
+    world: WorldModel,
+    agent: LLMAgent,
+    store_path: str | Path,
+    users: Sequence[int] | None = None,
+    split: str = "train",
+    quit: QuitConfig | None = None,
+    header: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Run one episode per user row in `users` (default: all rows of `split`); return the
+    store's `report` plus the backend's `usage`.
+
+    `progress`: tqdm's `disable` is `not progress` (None: only on a terminal).
+    """
+    quit = quit or QuitConfig(check_first_step=False)
+    env = RecEnv.from_world(world, split, quit)
+    rows = range(env.n_users) if users is None else [int(u) for u in users]
+    header = header or store_header(agent, quit, split)
+    with DemoStore.open(store_path, header) as store:
+        done_users = store.completed_users()
+        todo = [u for u in rows if u not in done_users]
+        batch: list[list[tuple[str, float, bool]]] = []
+        disable = None if progress is None else not progress
+        for user in tqdm(todo, desc="demos", unit="user", disable=disable):
+            batch.append(run_episode(env, agent, store, user))
+            if len(batch) == agent.cfg.batch_users:
+                _end_batch(agent, batch)
+        _end_batch(agent, batch)
+        summary = report(store)
+    return {**summary, "usage": agent.backend.usage.as_dict()}
+
+
+def run_episode(
+    env: RecEnv, agent: LLMAgent, store: DemoStore, user: int
+) -> list[tuple[str, float, bool]]:
+    """One episode of `user`, each step appended to `store`; returns [(title, reward, done)]."""
+    env.reset(options={"user": user})
+    store.begin_episode(user)
+    history: list[str] = []  # titles recommended so far
+    window: list[list[float]] = []  # recent [item, reward]
+    episode = []
+    done = False
+    while not done:
+        step = agent.act(history, window)
+        _, reward, terminated, truncated, info = env.step(step["item"])
+        done = terminated or truncated
+        title = step["grounded_title"]
+        after = [*history, title]
+        critic = agent.observe(history, title, reward, after, done, quit=terminated)
+        store.add_step(
+            {
+                **step,
+                "window": [list(p) for p in window],
+                "reward": reward,
+                "done": done,
+                "reason": info["reason"],
+                "user_id": np.asarray(env.user_ids[user]).item()
+                if env.user_ids is not None
+                else user,
+                **critic,
+            }
+        )
+        episode.append((title, reward, done))
+        history = after
+        window = [*window, [step["item"], reward]][-env.quit.window :]
+    store.end_episode()
+    return episode
+
+
+def _end_batch(agent: LLMAgent, batch: list[list[tuple[str, float, bool]]]) -> None:
+    """Reflect on each episode of the batch, then commit the memory updates."""
+    for episode in batch:
+        agent.reflect(episode)
+    agent.commit()
+    batch.clear()
