@@ -239,6 +239,7 @@ def demos_generate(
 
     from rlrec.experiment import data_stage, start_run, worldmodel_stage
     from rlrec.interactive.env import QuitConfig
+    from rlrec.interactive.grounding import display_catalogue
     from rlrec.interactive.llm.agent import LLMAgent
     from rlrec.interactive.llm.backends import make_backend
     from rlrec.interactive.llm.generate import generate_demos
@@ -250,7 +251,7 @@ def demos_generate(
     rng = np.random.default_rng(cfg.seed)
     rows = rng.permutation(len(world.users["train"]))
     rows = rows if users is None else rows[:users]
-    embedder, grounder = _embedder_and_grounder(world.items, cfg.agent.grounder)
+    embedder, grounder = _embedder_and_grounder(display_catalogue(world.items), cfg.agent.grounder)
     agent = LLMAgent(make_backend(cfg.llm), world.items, grounder, embedder, cfg.agent, rng)
     quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
     path = out or run.dir / "demos" / f"{cfg.agent.mode}-{cfg.agent.actor_mode}.jsonl"

@@ -24,12 +24,42 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Grounder", "NgramGrounder", "exact_lookup", "make_grounder", "normalise_title"]
+__all__ = [
+    "Grounder",
+    "NgramGrounder",
+    "display_catalogue",
+    "display_title",
+    "exact_lookup",
+    "make_grounder",
+    "normalise_title",
+]
 
 Grounder = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 _QUOTES = "\"'`\u2018\u2019\u201c\u201d"
 _NON_WORD = re.compile(r"[^\w]+")
+
+
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<rest>.+), (?P<article>The|A|An|Il|La|Le|Les|L'|Der|Die|Das|El|Los|Las|Det|Den)"
+    r"(?P<tail>\s*\(.*\))?$"
+)
+
+
+def display_title(title: str) -> str:
+    """A catalogue title as people (and LLMs) write it: MovieLens' "Shining, The" -> "The
+    Shining" (a parenthesised suffix stays at the end). Other titles are returned unchanged."""
+    match = _TRAILING_ARTICLE.match(title.strip())
+    if match is None:
+        return title
+    article = match["article"]
+    sep = "" if article.endswith("'") else " "
+    return f"{article}{sep}{match['rest']}{match['tail'] or ''}"
+
+
+def display_catalogue(catalogue: pd.DataFrame) -> pd.DataFrame:
+    """`catalogue` with its `title` column in display form (what an LLM sees and writes)."""
+    return catalogue.assign(title=catalogue["title"].astype(str).map(display_title))
 
 
 def normalise_title(title: str) -> str:

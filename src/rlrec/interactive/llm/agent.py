@@ -39,7 +39,12 @@ from pydantic import Field
 
 from rlrec.config import Config
 from rlrec.errors import RlrecError
-from rlrec.interactive.grounding import Grounder, exact_lookup, normalise_title
+from rlrec.interactive.grounding import (
+    Grounder,
+    display_catalogue,
+    exact_lookup,
+    normalise_title,
+)
 from rlrec.interactive.llm import prompts
 from rlrec.interactive.llm.backends import Backend, Completion, Message
 from rlrec.interactive.llm.memory import Embedder, VectorMemory
@@ -84,10 +89,11 @@ class AgentConfig(Config):
 
 _QUOTES = "\"'`\u2018\u2019\u201c\u201d*"
 _ACTIONS = (
-    re.compile(r"recommend\s*\[\s*([^\]\n]*)", re.IGNORECASE),  # recommend[t] or a missing ]
+    re.compile(r"recommend\s*\[\s*([^\]\n;]*)", re.IGNORECASE),  # recommend[t], a missing ], a list
     re.compile(r"recommend\s*\((.*)\)", re.IGNORECASE),  # recommend(t)
     re.compile(r"recommend\s*:\s*(.+)", re.IGNORECASE),  # recommend: t
 )
+_NOT_TITLES = {"<movie title>", "title", "item title", "the", "a", "an"}  # placeholders, cut-offs
 _INT = re.compile(r"[-+]?\d+")
 
 
@@ -98,7 +104,7 @@ def parse_action(text: str) -> str | None:
         match = pattern.search(text)
         if match:
             title = match.group(1).strip().strip(_QUOTES).strip().rstrip(".").strip()
-            if title and title not in ("<movie title>", "title", "item title"):
+            if title and title.casefold() not in _NOT_TITLES:
                 return title
     return None
 
@@ -141,6 +147,7 @@ class LLMAgent:
         self.cfg = cfg or AgentConfig()
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.grounder = grounder
+        catalogue = display_catalogue(catalogue)  # "Shining, The" -> "The Shining"
         self.titles = catalogue["title"].astype(str).tolist()
         self.item_ids = catalogue["item_id"].to_numpy()
         self.position = {int(i): p for p, i in enumerate(self.item_ids.tolist())}
