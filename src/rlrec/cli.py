@@ -153,25 +153,39 @@ def worldmodel_train(config: ConfigFile = None, overrides: Overrides = None) -> 
 def evaluate(
     config: ConfigFile = None,
     policy: Annotated[
-        str, typer.Option("--policy", "-p", help="comma-separated: random,popularity,greedy,oracle")
+        str,
+        typer.Option(
+            "--policy",
+            "-p",
+            help="comma-separated: random,popularity,greedy,oracle, and the LLM agents "
+            "llm-actonly,llm-react,llm-reflexion,llm-billp",
+        ),
     ] = "random,popularity,greedy,oracle",
     overrides: Overrides = None,
 ) -> None:
     """Evaluate policies on the standard test users of an experiment's world model."""
     from rlrec import tables
-    from rlrec.experiment import data_stage, evaluate_stage, start_run, worldmodel_stage
+    from rlrec.experiment import (
+        LLM_POLICIES,
+        data_stage,
+        evaluate_stage,
+        start_run,
+        table_columns,
+        worldmodel_stage,
+    )
     from rlrec.interactive.baselines.heuristics import HEURISTICS
 
+    known = (*HEURISTICS, *LLM_POLICIES)
     names = [p.strip() for p in policy.split(",") if p.strip()]
-    unknown = [n for n in names if n not in HEURISTICS]
+    unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise ConfigError(f"unknown policy {unknown}; known: {', '.join(HEURISTICS)}")
+        raise ConfigError(f"unknown policy {unknown}; known: {', '.join(known)}")
     cfg = _experiment(config, overrides)
     run = start_run(cfg)
     ds, _ = data_stage(cfg.data, run)
     world = worldmodel_stage(cfg, ds, run)
     rows = evaluate_stage(cfg, ds, world, run, names)
-    typer.echo(tables.to_text(rows, ["Len", "R_each", "R_traj", "coverage"]))
+    typer.echo(tables.to_text(rows, table_columns(rows)))
     typer.echo(f"\ntables: {run.dir / ('evaluate-' + cfg.evaluation.mode)}/results.{{md,csv,json}}")
 
 

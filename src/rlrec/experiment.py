@@ -141,10 +141,25 @@ def _heuristic(name: str, world: WorldModel, ds: Dataset, cfg: EvaluationConfig)
     return make_heuristic(name, world, ds.interactions, cfg.quit.low_reward)
 
 
+LLM_POLICIES = ("llm-actonly", "llm-react", "llm-reflexion", "llm-billp")
+
+
+def _policy(name: str, world: WorldModel, ds: Dataset, cfg: ExperimentConfig):
+    """A heuristic by name, or `llm-<mode>`: the LLM expert of `cfg.llm` / `cfg.agent`."""
+    if name in LLM_POLICIES:
+        from rlrec.interactive.llm.generate import build_agent
+        from rlrec.interactive.llm.policy import AgentPolicy
+
+        agent_cfg = cfg.agent.model_copy(update={"mode": name.removeprefix("llm-")})
+        return AgentPolicy(build_agent(world, cfg.llm, agent_cfg, cfg.seed))
+    return _heuristic(name, world, ds, cfg.evaluation)
+
+
 def evaluate_stage(
     cfg: ExperimentConfig, ds: Dataset, world: WorldModel, run: Run, policies: list[str]
 ) -> list[dict[str, Any]]:
-    """Evaluate heuristic `policies` on the standard test users; write md/csv/json tables."""
+    """Evaluate `policies` (heuristics, `llm-<mode>`) on the standard test users; write
+    md/csv/json tables."""
     ev = cfg.evaluation
     stage = run.stage(
         f"evaluate-{ev.mode}",
@@ -156,9 +171,12 @@ def evaluate_stage(
     users = standard_users(world.users["test"], ev.n_users, ev.user_seed)
     rows = []
     for name in policies:
-        per_seed = evaluate_policy(_heuristic(name, world, ds, ev), world, ev, users)
+        policy = _policy(name, world, ds, cfg)
+        per_seed = evaluate_policy(policy, world, ev, users)
         label = "oracle (upper bound)" if name == "oracle" else name
         rows.append({"method": label, **summarize_seeds(per_seed), "per_seed": per_seed})
+        if hasattr(policy, "cost"):  # LLM agents: latency and tokens per recommendation
+            rows[-1].update(policy.cost())
         log.info("evaluate %s: R_traj %.3f", label, rows[-1]["R_traj"]["mean"])
     outputs = [
         write_json(stage.path("standard_users.json"), users.tolist()),
@@ -179,4 +197,12 @@ def evaluation_markdown(rows: list[dict[str, Any]], cfg: ExperimentConfig) -> st
         f"seeds {ev.seeds}; mode `{ev.mode}`; {'greedy' if ev.greedy else 'sampled'} actions; "
         "mean ± std over seeds; terminal step counted."
     )
-    return tables.to_markdown(rows, ["Len", "R_each", "R_traj", "coverage"]) + "\n\n" + caption
+    return tables.to_markdown(rows, table_columns(rows)) + "\n\n" + caption
+
+
+def table_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The evaluation table's columns; the LLM agents add their cost per recommendation."""
+    columns = ["Len", "R_each", "R_traj", "coverage"]
+    if any("latency_s_per_step" in r for r in rows):
+        columns += ["latency_s_per_step", "tokens_per_step"]
+    return columns

@@ -57,6 +57,7 @@ class Observation:
     turn: np.ndarray  # [B] steps taken so far in the episode
     recommended: np.ndarray  # [B, I] bool, items recommended so far in the episode
     banned: np.ndarray | None = None  # [B, I] bool, items the evaluation mode forbids
+    active: np.ndarray | None = None  # [B] bool, episodes still running (others are ignored)
 
     @property
     def n_items(self) -> int:
@@ -67,7 +68,8 @@ class Policy(Protocol):
     name: str
 
     def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
-        """[B] item ids; must avoid `obs.banned` when it is given."""
+        """[B] item ids; must avoid `obs.banned` when it is given. A policy may also define
+        `observe(actions, rewards, done, reasons, active)`, called after every step."""
         ...
 
 
@@ -115,11 +117,14 @@ def run_episodes(
             turn=env.turn.copy(),
             recommended=recommended,
             banned=recommended if forbid_repeats else None,
+            active=active.copy(),
         )
         actions = np.asarray(policy.act(obs, rng, greedy), dtype=np.int64)
         if forbid_repeats and recommended[np.arange(n)[active], actions[active]].any():
             raise RuntimeError(f"policy {policy.name!r} recommended a forbidden item")
         rewards, done, step_reasons = env.step(actions)
+        if hasattr(policy, "observe"):  # policies that learn in context (the LLM agents)
+            policy.observe(actions, rewards, done, step_reasons, active)
         items.update(actions[active].tolist())
         lengths += active
         returns += np.where(active, rewards, 0.0)

@@ -1,0 +1,84 @@
+"""The LLM expert as an evaluation policy: the in-context baselines of IL-Rec's table (§14).
+
+`AgentPolicy` wraps an `LLMAgent` (mode `actonly`, `react`, `reflexion` or `billp`) in the
+evaluation `Policy` protocol. The LLM answers one user at a time, so each step calls the agent
+once per *active* episode of the batch; finished episodes are not asked. It keeps each episode's
+recommended titles (the agent's "viewing history") and counts per-step latency and tokens, which
+the evaluation table reports beside Len / R_each / R_traj. Memories start empty at evaluation:
+the reflector and the actor/critic memories fill from the evaluation episodes themselves
+(BiLLP gives LLM methods 100 training episodes first; `rlrec demos generate` is that phase).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rlrec.interactive.evaluate import Observation
+from rlrec.interactive.llm.agent import LLMAgent
+
+
+class AgentPolicy:
+    def __init__(self, agent: LLMAgent) -> None:
+        self.agent = agent
+        self.name = f"llm-{agent.cfg.mode}"
+        self.histories: dict[int, list[str]] = {}
+        self.episodes: dict[int, list[tuple[str, float, bool]]] = {}
+        self.latencies: list[float] = []
+        self.tokens: list[int] = []
+
+    def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
+        actions = np.zeros(len(obs.users), dtype=np.int64)
+        active = np.ones(len(obs.users), dtype=bool) if obs.active is None else obs.active
+        for b in np.flatnonzero(active):
+            if obs.turn[b] == 0:
+                self.histories[b], self.episodes[b] = [], []
+            valid = obs.window_items[b] >= 0
+            window = [[int(i), float(r)] for i, r in zip(
+                obs.window_items[b][valid], obs.window_rewards[b][valid], strict=True
+            )]  # fmt: skip
+            step = self.agent.act(self.histories[b], window)
+            item = int(step["item"])
+            if obs.banned is not None and obs.banned[b, item]:
+                allowed = np.flatnonzero(~obs.banned[b])
+                item = int(rng.choice(allowed))  # the mode forbids the LLM's pick: fall back
+            self.histories[b].append(self.agent.titles[item])
+            self.latencies.append(float(step.get("latency") or 0.0))
+            self.tokens.append(int(step.get("tokens") or 0))
+            actions[b] = item
+        return actions
+
+    def observe(
+        self,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        done: np.ndarray,
+        reasons: np.ndarray,
+        active: np.ndarray,
+    ) -> None:
+        """Feed the step back to the agent's critic and actor memories; reflect on finished
+        episodes; commit the memory updates once every episode of the batch has ended."""
+        from rlrec.interactive.env import Reason
+
+        for b in np.flatnonzero(active):
+            after = self.histories[b]
+            title, reward, ended = after[-1], float(rewards[b]), bool(done[b])
+            quit = ended and reasons[b] != Reason.MAX_TURN
+            self.agent.observe(after[:-1], title, reward, after, ended, quit=quit)
+            self.episodes[b].append((title, reward, ended))
+            if ended:
+                self.agent.reflect(self.episodes[b])
+        if not (active & ~done).any():
+            self.agent.commit()
+
+    def cost(self) -> dict[str, float]:
+        """Per recommendation: wall-clock latency of the agent's act (planner, actor,
+        grounding), and LLM model time and tokens of every call (critic and reflector too)."""
+        steps = max(len(self.latencies), 1)
+        usage = self.agent.backend.usage.as_dict()
+        return {
+            "latency_s_per_step": float(np.sum(self.latencies)) / steps,
+            "llm_seconds_per_step": usage["latency_s"] / steps,
+            "tokens_per_step": (usage["prompt_tokens"] + usage["completion_tokens"]) / steps,
+            "llm_calls_per_step": usage["calls"] / steps,
+            "steps": float(len(self.latencies)),
+        }

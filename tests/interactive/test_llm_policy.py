@@ -1,0 +1,34 @@
+"""The LLM agents as evaluation policies (the in-context baselines' table)."""
+
+import numpy as np
+import pytest
+
+from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
+from rlrec.interactive.llm.policy import AgentPolicy
+from tests.interactive.test_agent import make_agent
+from tests.interactive.test_agent import world as world
+
+
+@pytest.mark.parametrize("mode", ["actonly", "react", "reflexion", "billp"])
+def test_agent_policy_runs_the_protocol_and_reports_its_cost(world, tmp_path, mode):
+    world.rewards["test"] = world.rewards["train"]  # 3 test users
+    world.users["test"] = np.array([1, 2, 3])
+    policy = AgentPolicy(make_agent(world, tmp_path, mode=mode))
+    cfg = EvaluationConfig(n_users=3, seeds=[0])
+    out = summarize(evaluate_policy(policy, world, cfg))
+    cost = policy.cost()
+    # exactly one agent step per recommendation of every still-running episode
+    assert cost["steps"] == pytest.approx(out["Len"]["mean"] * 3)
+    assert cost["tokens_per_step"] > 0 and cost["llm_calls_per_step"] >= 1
+    assert policy.name == f"llm-{mode}"
+    if mode in ("reflexion", "billp"):
+        assert len(policy.agent.reflections) == 3  # one reflection per finished episode
+
+
+def test_agent_policy_respects_the_no_repeat_mode(world, tmp_path):
+    world.rewards["test"] = world.rewards["train"]
+    world.users["test"] = np.array([1, 2, 3])
+    policy = AgentPolicy(make_agent(world, tmp_path, mode="actonly"))
+    cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=8)
+    out = summarize(evaluate_policy(policy, world, cfg))  # raises if a banned item is chosen
+    assert out["Len"]["mean"] == 8
