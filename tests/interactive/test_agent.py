@@ -49,6 +49,10 @@ TITLES = [
 
 @pytest.fixture
 def world() -> WorldModel:
+    return tiny_world()
+
+
+def tiny_world() -> WorldModel:
     """3 train users x 20 items; item ids 100.. (not positions) to check the id mapping."""
     rng = np.random.default_rng(0)
     n = len(TITLES)

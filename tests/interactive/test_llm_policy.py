@@ -5,14 +5,20 @@ import pytest
 
 from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
 from rlrec.interactive.llm.policy import AgentPolicy
-from tests.interactive.test_agent import make_agent
-from tests.interactive.test_agent import world as world
+from tests.interactive.test_agent import make_agent, tiny_world
+
+
+@pytest.fixture
+def world():
+    """The agent tests' tiny world with its 3 train users as the test users."""
+    w = tiny_world()
+    w.rewards["test"] = w.rewards["train"]
+    w.users["test"] = np.array([1, 2, 3])
+    return w
 
 
 @pytest.mark.parametrize("mode", ["actonly", "react", "reflexion", "billp"])
 def test_agent_policy_runs_the_protocol_and_reports_its_cost(world, tmp_path, mode):
-    world.rewards["test"] = world.rewards["train"]  # 3 test users
-    world.users["test"] = np.array([1, 2, 3])
     policy = AgentPolicy(make_agent(world, tmp_path, mode=mode))
     cfg = EvaluationConfig(n_users=3, seeds=[0])
     out = summarize(evaluate_policy(policy, world, cfg))
@@ -26,8 +32,6 @@ def test_agent_policy_runs_the_protocol_and_reports_its_cost(world, tmp_path, mo
 
 
 def test_agent_policy_respects_the_no_repeat_mode(world, tmp_path):
-    world.rewards["test"] = world.rewards["train"]
-    world.users["test"] = np.array([1, 2, 3])
     policy = AgentPolicy(make_agent(world, tmp_path, mode="actonly"))
     cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=8)
     out = summarize(evaluate_policy(policy, world, cfg))  # raises if a banned item is chosen

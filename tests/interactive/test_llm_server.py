@@ -67,3 +67,27 @@ def test_openai_backend_against_the_real_server(server, tmp_path):
     assert again.cached and again.text == answers[0].text
     usage = backend.usage.as_dict()
     assert usage["calls"] == 3 and usage["cache_hits"] == 1
+
+
+def test_demonstrations_through_the_real_server(server, tmp_path):
+    from rlrec.interactive.env import QuitConfig
+    from rlrec.interactive.grounding import NgramGrounder
+    from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
+    from rlrec.interactive.llm.generate import generate_demos
+    from rlrec.interactive.llm.memory import NgramEmbedder
+    from tests.interactive.test_agent import TITLES, tiny_world
+
+    tiny = tiny_world()  # the agent tests' 3-user, 20-title world
+    cfg = LLMConfig(backend="openai", base_url=server, model="smollm2", cache_dir=tmp_path)
+    agent = LLMAgent(
+        make_backend(cfg),
+        tiny.items,
+        NgramGrounder.from_catalogue(tiny.items),
+        NgramEmbedder(),
+        AgentConfig(mode="react", max_tokens=24),
+    )
+    quit = QuitConfig(check_first_step=False, max_turns=2)
+    report = generate_demos(tiny, agent, tmp_path / "demos.jsonl", users=[0, 1], quit=quit)
+    assert report["episodes"] == 2 and report["transitions"] >= 2
+    assert report["usage"]["calls"] >= 2 and report["usage"]["completion_tokens"] > 0
+    assert len(TITLES) == tiny.n_items
