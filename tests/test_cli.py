@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 
@@ -116,6 +117,8 @@ def test_import_billp_trajectories(tmp_path, billp_data):
     assert report["episodes"] == 100 and report["transitions"] == 348
     assert report["item_grounding"] == {"exact": 348}  # every action has a catalogue id
     assert report["quit_markers"] == 100
+    table = pd.read_parquet(tmp_path / "demos.transitions.parquet")
+    assert len(table) == 348 and table["item"].notna().all()
     missing = rlrec("demos", "import-billp", str(tmp_path / "nope.json"), "--catalogue",
                     str(billp_data / "amazon"), "--out", str(out))  # fmt: skip
     assert_user_error(missing, "trajectory file not found")

@@ -277,7 +277,7 @@ def demos_import_billp(
     items = load_billp(catalogue, dataset).items
     report = import_billp_trajs(files, items, out, make_grounder(items, grounder), terminal)
     typer.echo(json.dumps(report, indent=2, default=str))
-    typer.echo(f"\ndemonstrations: {out}")
+    _echo_demos(out)
 
 
 @demos_app.command("generate")
@@ -312,7 +312,17 @@ def demos_generate(
     path.parent.mkdir(parents=True, exist_ok=True)
     result = generate_demos(world, agent, path, users=rows.tolist(), quit=quit)
     typer.echo(json.dumps(result, indent=2, default=str))
-    typer.echo(f"\ndemonstrations: {path}")
+    _echo_demos(path)
+
+
+def _echo_demos(store_path: Path) -> None:
+    """Write the store's transition table for learning beside it, and say where both are."""
+    from rlrec.atomic import write_parquet
+    from rlrec.interactive.demos import DemoStore, transitions
+
+    table = store_path.with_name(store_path.name.removesuffix(".jsonl") + ".transitions.parquet")
+    write_parquet(table, transitions(DemoStore.read(store_path)))
+    typer.echo(f"\ndemonstrations: {store_path}\ntransitions: {table}")
 
 
 def _experiment(config: Path | None, overrides: list[str] | None):
