@@ -139,12 +139,10 @@ def data_prepare(config: ConfigFile = None, overrides: Overrides = None) -> None
 @worldmodel_app.command("train")
 def worldmodel_train(config: ConfigFile = None, overrides: Overrides = None) -> None:
     """Fit the world model of an experiment (data stage first) and report its quality."""
-    from rlrec.experiment import data_stage, start_run, worldmodel_stage
+    from rlrec.experiment import world_stages
 
     cfg = _experiment(config, overrides)
-    run = start_run(cfg)
-    ds, _ = data_stage(cfg.data, run)
-    world = worldmodel_stage(cfg, ds, run)
+    run, _ds, world = world_stages(cfg)
     typer.echo(json.dumps(run.outputs("worldmodel")["summary"], indent=2))
     typer.echo(f"\nworld model: {run.dir / 'worldmodel'} ({world.n_items:,} items)")
 
@@ -165,14 +163,7 @@ def evaluate(
 ) -> None:
     """Evaluate policies on the standard test users of an experiment's world model."""
     from rlrec import tables
-    from rlrec.experiment import (
-        LLM_POLICIES,
-        data_stage,
-        evaluate_stage,
-        start_run,
-        table_columns,
-        worldmodel_stage,
-    )
+    from rlrec.experiment import LLM_POLICIES, evaluate_stage, table_columns, world_stages
     from rlrec.interactive.baselines.heuristics import HEURISTICS
 
     known = (*HEURISTICS, *LLM_POLICIES)
@@ -181,9 +172,7 @@ def evaluate(
     if unknown or not names:
         raise ConfigError(f"unknown policy {unknown}; known: {', '.join(known)}")
     cfg = _experiment(config, overrides)
-    run = start_run(cfg)
-    ds, _ = data_stage(cfg.data, run)
-    world = worldmodel_stage(cfg, ds, run)
+    run, ds, world = world_stages(cfg)
     rows = evaluate_stage(cfg, ds, world, run, names)
     typer.echo(tables.to_text(rows, table_columns(rows)))
     typer.echo(f"\ntables: {run.dir / ('evaluate-' + cfg.evaluation.mode)}/results.{{md,csv,json}}")
@@ -220,14 +209,12 @@ def bench_llm_cmd(
     """LLM tokens/s raw vs through the agent, and the agent's per-step latency."""
     from rlrec.bench import write_bench
     from rlrec.bench.llm import bench_llm
-    from rlrec.experiment import data_stage, start_run, worldmodel_stage
+    from rlrec.experiment import world_stages
     from rlrec.interactive.env import RecEnv
     from rlrec.interactive.llm.generate import build_agent
 
     cfg = _experiment(config, overrides)
-    run = start_run(cfg)
-    ds, _ = data_stage(cfg.data, run)
-    world = worldmodel_stage(cfg, ds, run)
+    _run, _ds, world = world_stages(cfg)
     agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
     env = RecEnv.from_world(world, "train", cfg.evaluation.quit)
     env.reset(seed=cfg.seed)
@@ -295,14 +282,12 @@ def demos_generate(
     """Let the LLM expert (`llm`, `agent` sections) write demonstrations on the world model."""
     import numpy as np
 
-    from rlrec.experiment import data_stage, start_run, worldmodel_stage
+    from rlrec.experiment import world_stages
     from rlrec.interactive.env import QuitConfig
     from rlrec.interactive.llm.generate import build_agent, generate_demos
 
     cfg = _experiment(config, overrides)
-    run = start_run(cfg)
-    ds, _ = data_stage(cfg.data, run)
-    world = worldmodel_stage(cfg, ds, run)
+    run, _ds, world = world_stages(cfg)
     rng = np.random.default_rng(cfg.seed)
     rows = rng.permutation(len(world.users["train"]))
     rows = rows if users is None else rows[:users]

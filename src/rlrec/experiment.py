@@ -103,6 +103,13 @@ def worldmodel_stage(cfg: ExperimentConfig, ds: Dataset, run: Run) -> WorldModel
     return WorldModel.load(stage.dir)
 
 
+def world_stages(cfg: ExperimentConfig) -> tuple[Run, Dataset, WorldModel]:
+    """Open the run and run (or reuse) its data and world-model stages."""
+    run = start_run(cfg)
+    ds, _ = data_stage(cfg.data, run)
+    return run, ds, worldmodel_stage(cfg, ds, run)
+
+
 def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str, float]:
     """Mean episode length on the standard test users of unguarded random and greedy policies:
     how the simulator's quit rule treats a naive policy (compare BiLLP: agents last ~8-17 turns).
