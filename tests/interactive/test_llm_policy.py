@@ -36,3 +36,14 @@ def test_agent_policy_respects_the_no_repeat_mode(world, tmp_path):
     cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=8)
     out = summarize(evaluate_policy(policy, world, cfg))  # raises if a banned item is chosen
     assert out["Len"]["mean"] == 8
+
+
+def test_cost_counts_every_module_even_from_the_cache(world, tmp_path):
+    cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=4)
+    costs = {}
+    for mode in ("actonly", "billp", "billp"):  # the second billp run answers from the cache
+        policy = AgentPolicy(make_agent(world, tmp_path, mode=mode))
+        evaluate_policy(policy, world, cfg)
+        costs.setdefault(mode, []).append(policy.cost()["tokens_per_step"])
+    assert costs["billp"][0] > costs["actonly"][0]  # planner and critic calls on top of the actor
+    assert costs["billp"][1] == costs["billp"][0]
