@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ __all__ = [
     "NgramGrounder",
     "display_catalogue",
     "display_title",
+    "embedder_and_grounder",
     "exact_lookup",
     "make_grounder",
     "normalise_title",
@@ -180,22 +182,27 @@ def make_grounder(catalogue: pd.DataFrame, kind: str = "embedding") -> Grounder:
 
     def ground(titles: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if not built:
-            built.append(_build_grounder(catalogue, kind))
+            built.append(embedder_and_grounder(catalogue, kind)[1])
         return built[0](titles)
 
     return ground
 
 
-def _build_grounder(catalogue: pd.DataFrame, kind: str) -> Grounder:
+def embedder_and_grounder(catalogue: pd.DataFrame, kind: str = "embedding") -> tuple[Any, Grounder]:
+    """(text embedder, grounder) over `catalogue`: all-MiniLM-L6-v2 for both when `kind` is
+    `embedding` and the `llm` extra is installed, else hashed character n-grams (with a
+    warning when the embedding model was asked for)."""
     import logging
 
     from rlrec.errors import RlrecError
+    from rlrec.interactive.llm.memory import NgramEmbedder
 
     if kind == "embedding":
         from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
 
         try:
-            return EmbeddingGrounder.from_catalogue(catalogue, SentenceEmbedder())
+            embedder = SentenceEmbedder()
+            return embedder, EmbeddingGrounder.from_catalogue(catalogue, embedder)
         except RlrecError as err:
-            logging.getLogger("rlrec").warning("%s; grounding with character n-grams instead", err)
-    return NgramGrounder.from_catalogue(catalogue)
+            logging.getLogger("rlrec").warning("%s; using character n-grams instead", err)
+    return NgramEmbedder(), NgramGrounder.from_catalogue(catalogue)

@@ -10,7 +10,6 @@ commits its memory updates (BiLLP rebuilds its memories per batch of 10 users).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from rlrec.errors import RlrecError
 from rlrec.interactive.demos import DemoStore, report
 from rlrec.interactive.env import QuitConfig, RecEnv
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
@@ -31,20 +29,9 @@ __all__ = ["build_agent", "generate_demos", "store_header"]
 def build_agent(world: WorldModel, llm: LLMConfig, cfg: AgentConfig, seed: int) -> LLMAgent:
     """The LLM expert over `world`'s catalogue (titles in display form): its backend, the
     sentence embedder of its memories and grounder (hashed n-grams without the `llm` extra)."""
-    from rlrec.interactive.grounding import NgramGrounder, display_catalogue
-    from rlrec.interactive.llm.memory import NgramEmbedder
+    from rlrec.interactive.grounding import display_catalogue, embedder_and_grounder
 
-    items = display_catalogue(world.items)
-    embedder, grounder = NgramEmbedder(), None
-    if cfg.grounder == "embedding":
-        from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
-
-        try:
-            embedder = SentenceEmbedder()
-            grounder = EmbeddingGrounder.from_catalogue(items, embedder)
-        except RlrecError as err:
-            logging.getLogger("rlrec").warning("%s; using character n-grams instead", err)
-    grounder = grounder or NgramGrounder.from_catalogue(items)
+    embedder, grounder = embedder_and_grounder(display_catalogue(world.items), cfg.grounder)
     rng = np.random.default_rng(seed)
     return LLMAgent(make_backend(llm), world.items, grounder, embedder, cfg, rng)
 
