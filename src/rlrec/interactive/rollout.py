@@ -1,0 +1,117 @@
+"""Batched rollouts of a network policy in the vectorised environment, and the network policy
+as the evaluation protocol sees it.
+
+`rollout` plays one episode for each of B users at once: every step is one forward pass over the
+still-running episodes and one `VectorRecEnv.step`; no Python loop runs per user or per item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rlrec.interactive.env import VectorRecEnv
+from rlrec.interactive.evaluate import Observation
+from rlrec.interactive.nets import StateBatch, state_batch
+from rlrec.interactive.transitions import Transitions
+
+# act(users [n], window_items [n, W], window_rewards [n, W]) -> actions [n]
+ActFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+ScoreFn = Callable[[StateBatch], torch.Tensor]
+
+
+@dataclass
+class Episodes:
+    """The transitions of a batch of finished episodes (contiguous per episode, in order)."""
+
+    transitions: Transitions
+    lengths: np.ndarray  # [B]
+    returns: np.ndarray  # [B]
+
+    @property
+    def steps(self) -> int:
+        return len(self.transitions)
+
+
+def rollout(env: VectorRecEnv, users: np.ndarray, act: ActFn, first_episode: int = 0) -> Episodes:
+    """One episode per user row, all stepped together; episode ids first_episode + slot."""
+    users = np.asarray(users, dtype=np.int64)
+    env.reset(users)
+    n = len(users)
+    parts: list[tuple[np.ndarray, ...]] = []
+    lengths = np.zeros(n, dtype=np.int64)
+    returns = np.zeros(n, dtype=np.float64)
+    actions = np.zeros(n, dtype=np.int64)
+    while True:
+        live = np.flatnonzero(env.active)
+        if not live.size:
+            break
+        items = env.window_items()[live]
+        rewards = env.window_rewards()[live]
+        chosen = np.asarray(act(users[live], items, rewards), dtype=np.int64)
+        actions[live] = chosen
+        step_rewards, done, _ = env.step(actions)
+        parts.append((live, items, rewards, chosen, step_rewards[live], done[live]))
+        lengths[live] += 1
+        returns[live] += step_rewards[live]
+    slots = np.concatenate([p[0] for p in parts])
+    order = np.argsort(slots, kind="stable")  # group by episode; time order kept within each
+    transitions = Transitions(
+        users=users[slots][order],
+        window_items=np.concatenate([p[1] for p in parts])[order],
+        window_rewards=np.concatenate([p[2] for p in parts])[order],
+        actions=np.concatenate([p[3] for p in parts])[order],
+        rewards=np.concatenate([p[4] for p in parts]).astype(np.float32)[order],
+        done=np.concatenate([p[5] for p in parts])[order],
+        episodes=(slots + first_episode)[order],
+    )
+    return Episodes(transitions, lengths, returns)
+
+
+def sampler(score: ScoreFn, generator: torch.Generator) -> ActFn:
+    """Actions sampled from softmax(scores) (the policies of IL-Rec, A2C, DORL)."""
+
+    @torch.no_grad()
+    def act(users: np.ndarray, items: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        probs = torch.softmax(score(state_batch(users, items, rewards)), dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy()
+
+    return act
+
+
+def epsilon_greedy(score: ScoreFn, n_items: int, epsilon: float, rng: np.random.Generator) -> ActFn:
+    """argmax scores, replaced by a uniform item with probability epsilon (DQN exploration)."""
+
+    @torch.no_grad()
+    def act(users: np.ndarray, items: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        best = score(state_batch(users, items, rewards)).argmax(-1).numpy()
+        explore = rng.random(len(users)) < epsilon
+        if explore.any():
+            best[explore] = rng.integers(0, n_items, int(explore.sum()))
+        return best
+
+    return act
+
+
+class TorchPolicy:
+    """A trained network as an evaluation `Policy`: sample from softmax(scores) with the
+    evaluation's NumPy generator (Gumbel-max), or take the argmax when `greedy` is asked or the
+    policy is value-based (`always_greedy`: Q-values are not logits)."""
+
+    def __init__(self, name: str, scores: ScoreFn, always_greedy: bool = False) -> None:
+        self.name = name
+        self.scores = scores
+        self.always_greedy = always_greedy
+
+    @torch.no_grad()
+    def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
+        s = state_batch(obs.users, obs.window_items, obs.window_rewards)
+        logits = self.scores(s).double().numpy()
+        if obs.banned is not None:
+            logits = np.where(obs.banned, -np.inf, logits)
+        if not (greedy or self.always_greedy):
+            logits = logits + rng.gumbel(size=logits.shape)
+        return logits.argmax(1)
