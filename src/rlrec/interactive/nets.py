@@ -42,10 +42,13 @@ class StateBatch:
 def state_batch(users: np.ndarray, items: np.ndarray, rewards: np.ndarray) -> StateBatch:
     """Wrap NumPy state arrays as tensors (no copy where the dtypes already match)."""
     return StateBatch(
-        torch.from_numpy(np.ascontiguousarray(users, dtype=np.int64)),
-        torch.from_numpy(np.ascontiguousarray(items, dtype=np.int64)),
-        torch.from_numpy(np.ascontiguousarray(rewards, dtype=np.float32)),
+        _tensor(users, np.int64), _tensor(items, np.int64), _tensor(rewards, np.float32)
     )
+
+
+def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
+    # writable and contiguous (copies only when needed: torch refuses read-only memory)
+    return torch.from_numpy(np.require(array, dtype=dtype, requirements=["C", "W"]))
 
 
 class StateTracker(nn.Module):

@@ -67,7 +67,7 @@ class ReplayBuffer:
         return self.get(np.arange(self._size - n, self._size))
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**self.get(np.arange(self._size)).__dict__, "added": np.asarray(self.added)}
+        return {**self.get(np.arange(self._size)).__dict__, "added": self.added}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self._next = self._size = 0

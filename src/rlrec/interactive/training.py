@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -130,14 +131,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A checkpoint written by `save_checkpoint` (weights_only: no code is unpickled)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError) as err:
-        raise DataError(f"cannot read checkpoint {path}: {err}") from None
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise DataError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from None
 
 
 def to_storable(obj: Any) -> Any:
     """NumPy arrays -> tensors, NumPy generators -> JSON strings, recursively."""
     if isinstance(obj, np.ndarray):
-        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(obj))}
+        return {"__ndarray__": torch.from_numpy(np.require(obj, requirements=["C", "W"]))}
     if isinstance(obj, np.random.Generator):
         return {"__generator__": json.dumps(obj.bit_generator.state)}
     if isinstance(obj, dict):

@@ -1,0 +1,397 @@
+"""IL-Rec: imitation-enhanced RL from weighted LLM demonstrations (Zhang, Xie et al., ICDM 2025,
+arXiv 2510.13229), as summarised in ilrec.md §6-§12 and §17-§18.
+
+One training iteration (the "paper" mode, ilrec.md §18, done in batches):
+
+1. Roll out the policy (sampling) for `episodes_per_iteration` train users at once in the
+   vectorised world model; push the transitions into the environment replay buffer B_env.
+2. Every `discriminator_every` episodes: `discriminator_steps` BCE steps of D on balanced batches
+   of recent policy pairs (label 1) against demonstration pairs (label 0) (`irl.py`); then the
+   weights of *all* demonstrations are recomputed and normalised over all of them
+   (`weighting.py`), refitting A_demo = Q_demo - V_demo every `value_refit_every` episodes on the
+   current features.
+3. `updates_per_iteration` times:
+   - critic step (§9) on a mixed batch (`replay.mixed_sample`, the "global_priority" rule):
+       y = r + gamma * V_target(s') * (1 - done),  r = r_wm + lambda_irl * r_IRL(s, a)
+       L_critic = mean_i w_i (Q(s_i, a_i) - y_i)^2 + MSE(V(s_i), y_i)      (w_i = 1 for env)
+     with a hard target copy every `target_update_every` critic steps;
+   - policy step (§10) on a second, independent mixed batch:
+       A_i = clip(normalise(Q(s_i, a_i) - V(s_i)), -c, c)
+       L_RL = -mean_i log pi(a_i|s_i) A_i - alpha_ent * mean_i H(pi(.|s_i))
+       L_imit = -(1 / |B_demo|) sum_{i demo} w_i log pi(a_i|s_i)
+       L = L_RL + lambda_imit * L_imit,   then the actor projection (§8).
+
+`mode="parity"` reproduces the release (§12.1, §17.1): users cycled in order, one critic and one
+policy step of batch 8 per episode, an unbounded B_env, A_demo fitted once before training on
+the untrained tracker's features, one D step every 5,000 episodes on the current 8-demo batch
+against this iteration's policy pairs, weights recomputed for those 8 only (normalised over
+them), and the world-model reward alone (lambda_irl = 0).
+
+Ablations (§16) are config switches: `use_weights=False` (w/o w), `alpha=0` (w/o w_env),
+`alpha=1` (w/o w_IRL), `lambda_irl=0` (w/o the IRL reward), `use_demos=False` (pure RL).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch.nn import functional as F
+
+from rlrec.config import Config
+from rlrec.errors import ConfigError
+from rlrec.interactive.env import QuitConfig, VectorRecEnv
+from rlrec.interactive.irl import (
+    Discriminator,
+    TextFeatures,
+    accuracy,
+    discriminator_loss,
+    irl_reward,
+    log_density_ratio,
+)
+from rlrec.interactive.nets import ActorCritic, QVCritic, StateBatch, state_batch
+from rlrec.interactive.replay import ReplayBuffer, mixed_sample
+from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
+from rlrec.interactive.transitions import Transitions, discounted_returns
+from rlrec.interactive.weighting import demo_advantage, demo_weights
+from rlrec.interactive.worldmodel import WorldModel
+
+PARITY_BATCH = 8  # the release's mixed-replay and demo batch size
+PARITY_DISCRIMINATOR_EVERY = 5000
+
+
+class ILRecConfig(Config):
+    """IL-Rec's hyper-parameters. Defaults: the paper's best Amazon-Book values (beta 1,
+    alpha 0.25, alpha_ent 0.1, lambda_imit 0.5, logit clamp 1); for Steam use beta 10,
+    alpha 0.5, lambda_imit 0.25, logit_clamp 15 (ilrec.md §7.3, §8)."""
+
+    mode: Literal["paper", "parity"] = Field(
+        "paper", description="paper: the method done properly; parity: the release's behaviour"
+    )
+    train_episodes: int = Field(100_000, ge=1, description="training episodes (paper: 100,000)")
+    episodes_per_iteration: int = Field(64, ge=1, description="users rolled out together")
+    updates_per_iteration: int = Field(4, ge=1, description="critic + policy steps per iteration")
+    batch_size: int = Field(128, ge=2, description="mixed-replay batch per update")
+    dim: int = Field(32, ge=1, description="hidden size d of every network")
+    window: int = Field(4, ge=1, description="W: (item, reward) pairs in the state")
+    lr: float = Field(1e-3, gt=0, description="policy learning rate")
+    critic_lr: float = Field(1e-3, gt=0, description="QV critic learning rate")
+    gamma: float = Field(0.5, ge=0, le=1, description="discount of the critic and demo returns")
+    target_update_every: int = Field(10, ge=1, description="critic steps between target copies")
+    beta: float = Field(1.0, gt=0, description="temperature of w_env = exp(A_demo / beta)")
+    alpha: float = Field(0.25, ge=0, le=1, description="fusion w_env^alpha * w_IRL^(1-alpha)")
+    gamma_irl: float = Field(1.0, ge=0, description="exponent of w_IRL = ((1 - D) / D)^gamma")
+    alpha_ent: float = Field(0.1, ge=0, description="policy entropy bonus")
+    lambda_imit: float = Field(0.5, ge=0, description="weight of the imitation loss")
+    lambda_irl: float = Field(
+        0.1, ge=0, description="weight of r_IRL = -log D in the RL reward (parity: 0)"
+    )
+    use_demos: bool = Field(True, description="False: pure RL (no demonstrations, no IRL)")
+    use_weights: bool = Field(True, description="False: every demonstration weighs 1")
+    advantage_clip: float = Field(5.0, gt=0, description="clip of the normalised advantage")
+    logit_clamp: float | None = Field(1.0, description="c of c*tanh(logits/c); null = off")
+    actor_row_norm: float | None = Field(10.0, description="actor row L2 bound; null = off")
+    actor_bias_clamp: float | None = Field(5.0, description="actor bias bound; null = off")
+    env_priority: float = Field(0.05, gt=0, description="sampling weight of an env record")
+    env_capacity: int = Field(20_000, ge=1, description="B_env size (parity: unbounded)")
+    features: Literal["state_tracker", "text"] = Field(
+        "state_tracker", description="discriminator input: policy features or text embeddings"
+    )
+    airl: bool = Field(False, description="AIRL form D = exp f / (exp f + pi)")
+    discriminator_hidden: int = Field(32, ge=1, description="hidden size of D")
+    discriminator_lr: float = Field(1e-3, gt=0, description="learning rate of D")
+    discriminator_every: int = Field(256, ge=1, description="episodes between D trainings")
+    discriminator_steps: int = Field(10, ge=1, description="BCE steps per D training")
+    discriminator_batch: int = Field(128, ge=1, description="pairs per side in a D step")
+    value_steps: int = Field(100, ge=1, description="Adam steps fitting Q_demo / V_demo")
+    value_lr: float = Field(1e-2, gt=0, description="learning rate of Q_demo / V_demo")
+    value_refit_every: int = Field(2048, ge=1, description="episodes between A_demo refits")
+
+
+class ILRec:
+    """The IL-Rec learner (a `training.Learner`; unit: episodes)."""
+
+    name = "il-rec"
+    unit = "episodes"
+
+    def __init__(
+        self,
+        world: WorldModel,
+        cfg: ILRecConfig,
+        seed: int = 0,
+        demos: Transitions | None = None,
+        quit: QuitConfig | None = None,
+        text_embedder: Any = None,
+    ) -> None:
+        if cfg.use_demos and (demos is None or not len(demos)):
+            raise ConfigError("IL-Rec needs demonstrations (or ilrec.use_demos=false: pure RL)")
+        self.cfg = cfg
+        self.parity = cfg.mode == "parity"
+        self.lambda_irl = 0.0 if self.parity or not cfg.use_demos else cfg.lambda_irl
+        self.batch = PARITY_BATCH if self.parity else cfg.batch_size
+        self.rng = np.random.default_rng(seed)
+        self.torch_rng = torch.Generator().manual_seed(seed)
+        n_users = len(world.users["train"])
+        self.env = VectorRecEnv.from_world(world, "train", quit)
+        self.user_order = np.arange(n_users) if self.parity else self.rng.permutation(n_users)
+        with torch.random.fork_rng():  # seeded initialisation; the caller's RNG is left alone
+            torch.manual_seed(seed)
+            self.net = ActorCritic(n_users, world.n_items, cfg.dim, cfg.window, cfg.logit_clamp)
+            self.qv = QVCritic(world.n_items, cfg.dim)
+            in_dim = 2 * cfg.dim
+            if cfg.features == "text":
+                if text_embedder is None:
+                    raise ConfigError("ilrec.features=text needs a sentence embedder")
+                in_dim = int(text_embedder.dim)
+            self.disc = Discriminator(in_dim, cfg.discriminator_hidden, cfg.airl)
+        self.qv_target = copy.deepcopy(self.qv)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.qv_opt = torch.optim.Adam(self.qv.parameters(), lr=cfg.critic_lr)
+        capacity = cfg.train_episodes * self.env.quit.max_turns if self.parity else None
+        self.buffer = ReplayBuffer(min(capacity or cfg.env_capacity, 2_000_000), cfg.window)
+        self.demos = demos if cfg.use_demos else None
+        self.text = None
+        if cfg.features == "text":
+            titles = world.items.get("title", world.items["item_id"]).astype(str).tolist()
+            self.text = TextFeatures(
+                text_embedder, world.meta.get("dataset", "data"), world.users["train"], titles
+            )
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.discriminator_lr)
+        self.episodes = 0
+        self.critic_updates = 0
+        self.demo_cursor = 0
+        self.last = {"disc_loss": float("nan"), "disc_acc": float("nan")}
+        self.net.eval()
+        if self.demos is not None:
+            self.demo_returns = discounted_returns(demos.rewards, demos.episodes, cfg.gamma)
+            self.weights = np.ones(len(demos), dtype=np.float32)
+            self.advantage = self._fit_advantage()
+            if not self.parity:
+                self._reweight(np.arange(len(demos)))
+
+    # ------------------------------------------------------------------------- features
+    def _state(self, t: Transitions, next_state: bool = False) -> StateBatch:
+        if next_state:
+            items, rewards = t.next_window()
+            return state_batch(t.users, items, rewards)
+        return state_batch(t.users, t.window_items, t.window_rewards)
+
+    @torch.no_grad()
+    def _pair_features(self, t: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x(s, a) for D, log pi(a|s)) under the current policy, no gradient."""
+        h = self.net.tracker(self._state(t))
+        actions = torch.from_numpy(t.actions)
+        log_pi = F.log_softmax(self.net.logits(h), -1).gather(1, actions[:, None]).squeeze(1)
+        if self.text is not None:
+            x = self.text(t.users, t.window_items, t.window_rewards, t.actions)
+        else:
+            x = torch.cat([h, self.net.tracker.item_emb(actions)], dim=1)
+        return x, log_pi
+
+    @torch.no_grad()
+    def _disc_logit(self, t: Transitions) -> torch.Tensor:
+        x, log_pi = self._pair_features(t)
+        return self.disc(x, log_pi)
+
+    # ------------------------------------------------------------------------- weights
+    def _fit_advantage(self) -> np.ndarray:
+        """A_demo of every demo on the current features (parity: once, untrained tracker)."""
+        with torch.no_grad():
+            state_x = self.net.tracker(self._state(self.demos))
+        pair_x, _ = self._pair_features(self.demos)
+        returns = torch.from_numpy(self.demo_returns)
+        seed = int(self.rng.integers(2**31))
+        cfg = self.cfg
+        return demo_advantage(state_x, pair_x, returns, cfg.value_steps, cfg.value_lr, seed)
+
+    def _reweight(self, index: np.ndarray) -> None:
+        """Recompute the weights of demos `index`, normalised over them."""
+        if not self.cfg.use_weights:
+            return
+        logit = self._disc_logit(self.demos.take(index))
+        ratio = log_density_ratio(logit, self.cfg.gamma_irl).numpy()
+        self.weights[index] = demo_weights(
+            self.advantage[index], ratio, self.cfg.beta, self.cfg.alpha
+        )
+
+    # ------------------------------------------------------------------------- discriminator
+    def _train_discriminator(self, policy_pairs: Transitions, demo_pairs: Transitions) -> None:
+        self.disc.train()
+        pol_x, pol_log_pi = self._pair_features(policy_pairs)
+        demo_x, demo_log_pi = self._pair_features(demo_pairs)
+        steps = 1 if self.parity else self.cfg.discriminator_steps
+        n = self.cfg.discriminator_batch
+        for _ in range(steps):
+            if self.parity:  # the whole 8-demo batch against this iteration's pairs
+                pi, di = np.arange(len(pol_x)), np.arange(len(demo_x))
+            else:  # balanced batches
+                pi = self.rng.integers(0, len(pol_x), n)
+                di = self.rng.integers(0, len(demo_x), n)
+            pol_logit = self.disc(pol_x[pi], pol_log_pi[pi])
+            demo_logit = self.disc(demo_x[di], demo_log_pi[di])
+            loss = discriminator_loss(pol_logit, demo_logit)
+            self.disc_opt.zero_grad()
+            loss.backward()
+            self.disc_opt.step()
+        self.disc.eval()
+        self.last = {"disc_loss": loss.item(), "disc_acc": accuracy(pol_logit, demo_logit)}
+
+    def _discriminator_phase(self, start: int, end: int, rollout_pairs: Transitions) -> None:
+        """Train D and reweight when an interval boundary falls in episodes [start, end)."""
+        every = PARITY_DISCRIMINATOR_EVERY if self.parity else self.cfg.discriminator_every
+        if self.demos is None or not _crosses(start, end, every):
+            return
+        n_demo = len(self.demos)
+        if self.parity:
+            batch = (self.demo_cursor + np.arange(PARITY_BATCH)) % n_demo
+            self._train_discriminator(rollout_pairs, self.demos.take(batch))
+            self._reweight(batch)
+            return
+        recent = self.buffer.recent(max(self.cfg.discriminator_batch * 8, 1024))
+        self._train_discriminator(recent, self.demos)
+        if _crosses(max(start, 1), end, self.cfg.value_refit_every):  # fitted at episode 0
+            self.advantage = self._fit_advantage()
+        self._reweight(np.arange(n_demo))
+
+    # ------------------------------------------------------------------------- updates
+    def _sample(self) -> tuple[Transitions, np.ndarray, np.ndarray]:
+        return mixed_sample(
+            self.buffer, self.demos, self.weights if self.demos is not None else None,
+            self.batch, self.cfg.env_priority, self.rng,
+        )  # fmt: skip
+
+    def _critic_step(self) -> float:
+        batch, _, w = self._sample()
+        rewards = torch.from_numpy(batch.rewards)
+        if self.lambda_irl:
+            rewards = rewards + self.lambda_irl * irl_reward(self._disc_logit(batch))
+        with torch.no_grad():
+            h = self.net.tracker(self._state(batch))
+            _, v_next = self.qv_target(self.net.tracker(self._state(batch, next_state=True)))
+            done = torch.from_numpy(batch.done).float()
+            y = rewards + self.cfg.gamma * v_next * (1.0 - done)
+        q_all, v = self.qv(h)
+        q = q_all.gather(1, torch.from_numpy(batch.actions)[:, None]).squeeze(1)
+        loss = (torch.from_numpy(w) * (q - y) ** 2).mean() + F.mse_loss(v, y)
+        self.qv_opt.zero_grad()
+        loss.backward()
+        self.qv_opt.step()
+        self.critic_updates += 1
+        if self.critic_updates % self.cfg.target_update_every == 0:
+            self.qv_target.load_state_dict(self.qv.state_dict())
+        return loss.item()
+
+    def _policy_step(self) -> float:
+        batch, is_demo, w = self._sample()
+        actions = torch.from_numpy(batch.actions)[:, None]
+        self.net.train()
+        h = self.net.tracker(self._state(batch))
+        log_probs = F.log_softmax(self.net.logits(h), dim=-1)
+        log_pi = log_probs.gather(1, actions).squeeze(1)
+        with torch.no_grad():
+            q_all, v = self.qv(h)
+            adv = q_all.gather(1, actions).squeeze(1) - v
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8) if len(adv) > 1 else adv * 0
+            adv = adv.clamp(-self.cfg.advantage_clip, self.cfg.advantage_clip)
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
+        loss = -(log_pi * adv).mean() - self.cfg.alpha_ent * entropy.mean()
+        if is_demo.any():
+            demo = torch.from_numpy(is_demo)
+            imit = -(torch.from_numpy(w)[demo] * log_pi[demo]).sum() / demo.sum()
+            loss = loss + self.cfg.lambda_imit * imit
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        self.net.eval()
+        self.net.project_actor(self.cfg.actor_row_norm, self.cfg.actor_bias_clamp)
+        return loss.item()
+
+    # ------------------------------------------------------------------------- Learner
+    def step(self) -> dict[str, float]:
+        cfg = self.cfg
+        n = min(cfg.episodes_per_iteration, cfg.train_episodes - self.episodes)
+        n = max(n, 1)
+        slots = (self.episodes + np.arange(n)) % len(self.user_order)
+        episodes = rollout(
+            self.env, self.user_order[slots], sampler(self.net.scores, self.torch_rng),
+            self.episodes,
+        )  # fmt: skip
+        self.buffer.add(episodes.transitions)
+        start, self.episodes = self.episodes, self.episodes + n
+        self._discriminator_phase(start, self.episodes, episodes.transitions)
+        if self.parity:
+            self.demo_cursor = (self.demo_cursor + PARITY_BATCH * n) % max(self._n_demos, 1)
+        updates = n if self.parity else cfg.updates_per_iteration
+        critic = [self._critic_step() for _ in range(updates)]
+        policy = [self._policy_step() for _ in range(updates)]
+        stats = {
+            "episodes": n,
+            "return": float(episodes.returns.mean()),
+            "length": float(episodes.lengths.mean()),
+            "critic_loss": float(np.mean(critic)),
+            "policy_loss": float(np.mean(policy)),
+            **self.last,
+        }
+        if self.demos is not None:
+            stats["weight_max"] = float(self.weights.max())
+            stats["weight_min"] = float(self.weights.min())
+        return stats
+
+    @property
+    def _n_demos(self) -> int:
+        return 0 if self.demos is None else len(self.demos)
+
+    def policy(self) -> TorchPolicy:
+        return TorchPolicy(self.name, self.net.scores)
+
+    def discriminator_probability(self, t: Transitions) -> np.ndarray:
+        """D(s, a) = P(policy | s, a) for each transition (for reports and tests)."""
+        return torch.sigmoid(self._disc_logit(t)).numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            "net": self.net.state_dict(),
+            "qv": self.qv.state_dict(),
+            "qv_target": self.qv_target.state_dict(),
+            "disc": self.disc.state_dict(),
+            "opt": self.opt.state_dict(),
+            "qv_opt": self.qv_opt.state_dict(),
+            "disc_opt": self.disc_opt.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "rng": self.rng,
+            "torch_rng": self.torch_rng.get_state(),
+            "global_torch_rng": torch.get_rng_state(),  # dropout draws from it
+            "counters": [self.episodes, self.critic_updates, self.demo_cursor],
+            "last": self.last,
+        }
+        if self.demos is not None:
+            state["weights"] = self.weights
+            state["advantage"] = self.advantage
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.qv.load_state_dict(state["qv"])
+        self.qv_target.load_state_dict(state["qv_target"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt.load_state_dict(state["opt"])
+        self.qv_opt.load_state_dict(state["qv_opt"])
+        self.disc_opt.load_state_dict(state["disc_opt"])
+        self.buffer.load_state_dict(state["buffer"])
+        self.rng = state["rng"]
+        self.torch_rng.set_state(state["torch_rng"])
+        torch.set_rng_state(state["global_torch_rng"])
+        self.episodes, self.critic_updates, self.demo_cursor = (int(c) for c in state["counters"])
+        self.last = dict(state["last"])
+        if self.demos is not None:
+            self.weights = np.asarray(state["weights"], dtype=np.float32).copy()
+            self.advantage = np.asarray(state["advantage"]).copy()
+        self.net.eval()
+
+
+def _crosses(start: int, end: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in [start, end)."""
+    return -(-start // every) * every < end
