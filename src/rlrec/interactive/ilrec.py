@@ -55,6 +55,7 @@ from rlrec.interactive.irl import (
 from rlrec.interactive.nets import ActorCritic, QVCritic, StateBatch, state_batch
 from rlrec.interactive.replay import ReplayBuffer, mixed_sample
 from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
+from rlrec.interactive.training import torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions, discounted_returns
 from rlrec.interactive.weighting import demo_advantage, demo_weights
 from rlrec.interactive.worldmodel import WorldModel
@@ -72,11 +73,14 @@ class ILRecConfig(Config):
         "paper", description="paper: the method done properly; parity: the release's behaviour"
     )
     train_episodes: int = Field(100_000, ge=1, description="training episodes (paper: 100,000)")
-    episodes_per_iteration: int = Field(64, ge=1, description="users rolled out together")
-    updates_per_iteration: int = Field(4, ge=1, description="critic + policy steps per iteration")
-    batch_size: int = Field(128, ge=2, description="mixed-replay batch per update")
+    episodes_per_iteration: int = Field(16, ge=1, description="users rolled out together")
+    updates_per_iteration: int = Field(16, ge=1, description="critic + policy steps per iteration")
+    batch_size: int = Field(64, ge=2, description="mixed-replay batch per update")
     dim: int = Field(32, ge=1, description="hidden size d of every network")
     window: int = Field(4, ge=1, description="W: (item, reward) pairs in the state")
+    user_dropout: float = Field(
+        0.1, ge=0, lt=1, description="share of training states shown as a new user (test users)"
+    )
     lr: float = Field(1e-3, gt=0, description="policy learning rate")
     critic_lr: float = Field(1e-3, gt=0, description="QV critic learning rate")
     gamma: float = Field(0.5, ge=0, le=1, description="discount of the critic and demo returns")
@@ -137,9 +141,10 @@ class ILRec:
         n_users = len(world.users["train"])
         self.env = VectorRecEnv.from_world(world, "train", quit)
         self.user_order = np.arange(n_users) if self.parity else self.rng.permutation(n_users)
-        with torch.random.fork_rng():  # seeded initialisation; the caller's RNG is left alone
-            torch.manual_seed(seed)
-            self.net = ActorCritic(n_users, world.n_items, cfg.dim, cfg.window, cfg.logit_clamp)
+        with torch_rng(self.torch_rng):  # seeded initialisation; the global RNG is left alone
+            self.net = ActorCritic(
+                n_users, world.n_items, cfg.dim, cfg.window, cfg.logit_clamp, cfg.user_dropout
+            )
             self.qv = QVCritic(world.n_items, cfg.dim)
             in_dim = 2 * cfg.dim
             if cfg.features == "text":
@@ -287,8 +292,8 @@ class ILRec:
     def _policy_step(self) -> float:
         batch, is_demo, w = self._sample()
         actions = torch.from_numpy(batch.actions)[:, None]
-        self.net.train()
-        h = self.net.tracker(self._state(batch))
+        with torch_rng(self.torch_rng), train_mode(self.net):  # dropout, user dropout
+            h = self.net.tracker(self._state(batch))
         log_probs = F.log_softmax(self.net.logits(h), dim=-1)
         log_pi = log_probs.gather(1, actions).squeeze(1)
         with torch.no_grad():
@@ -305,7 +310,6 @@ class ILRec:
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        self.net.eval()
         self.net.project_actor(self.cfg.actor_row_norm, self.cfg.actor_bias_clamp)
         return loss.item()
 
@@ -363,7 +367,6 @@ class ILRec:
             "buffer": self.buffer.state_dict(),
             "rng": self.rng,
             "torch_rng": self.torch_rng.get_state(),
-            "global_torch_rng": torch.get_rng_state(),  # dropout draws from it
             "counters": [self.episodes, self.critic_updates, self.demo_cursor],
             "last": self.last,
         }
@@ -383,7 +386,6 @@ class ILRec:
         self.buffer.load_state_dict(state["buffer"])
         self.rng = state["rng"]
         self.torch_rng.set_state(state["torch_rng"])
-        torch.set_rng_state(state["global_torch_rng"])
         self.episodes, self.critic_updates, self.demo_cursor = (int(c) for c in state["counters"])
         self.last = dict(state["last"])
         if self.demos is not None:

@@ -1,10 +1,14 @@
 """The networks of the interactive learners (IL-Rec release `run_Policy_ILRec.py`; ilrec.md §8-9).
 
 - `StateTracker`: user embedding plus attention over the last W (item, reward) pairs -> a state
-  vector h [B, d]. Each history token is tanh(item_emb + reward_proj(r / 5) + pos_emb); a
-  2-layer, 1-head `TransformerEncoder` (feed-forward d, dropout 0.1) with a key-padding mask
-  reads them and its output at the last position is the history state (zero for an empty
-  history; the window is right-aligned, so the last position is valid whenever any is);
+  vector h [B, d]. Users are rows of the train split; user -1 (`NEW_USER`) is a user the
+  tracker has never seen (every test user: the splits are disjoint), with an embedding of its
+  own that `user_dropout` trains (that share of training states is shown as a new user), so a
+  policy generalises to new users from their history. Each history token is
+  tanh(item_emb + reward_proj(r / 5) + pos_emb); a 2-layer, 1-head `TransformerEncoder`
+  (feed-forward d, dropout 0.1) with a key-padding mask reads them, and its output at the last
+  position is the history state (zero for an empty history; the window is right-aligned, so
+  the last position is valid whenever any is);
   h = ReLU(LayerNorm(user_emb + history_state)).
 - `ActorCritic` (`UserActorCritic`): the tracker, an actor head Linear(d -> I) giving logits and
   a critic head Linear(d -> 1). Options of the release: the logit clamp c * tanh(logits / c)
@@ -26,7 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlrec.interactive.transitions import Transitions
+
 REWARD_SCALE = 5.0  # rewards enter the tracker as r / 5 (BiLLP's 0-5 scale)
+NEW_USER = -1  # user id of a user outside the train split
 
 
 @dataclass
@@ -51,11 +58,42 @@ def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
     return torch.from_numpy(np.require(array, dtype=dtype, requirements=["C", "W"]))
 
 
+@dataclass
+class Batch:
+    """A minibatch of transitions as tensors."""
+
+    s: StateBatch  # states
+    next_s: StateBatch  # next states (the window with the action appended)
+    actions: torch.Tensor  # [B] long
+    rewards: torch.Tensor  # [B] float
+    done: torch.Tensor  # [B] float, 1.0 where the episode ended (no bootstrap)
+
+
+def to_batch(t: Transitions) -> Batch:
+    """States, next states, actions, rewards and done flags of transitions as tensors."""
+    next_items, next_rewards = t.next_window()
+    return Batch(
+        s=state_batch(t.users, t.window_items, t.window_rewards),
+        next_s=state_batch(t.users, next_items, next_rewards),
+        actions=torch.from_numpy(np.ascontiguousarray(t.actions, dtype=np.int64)),
+        rewards=torch.from_numpy(np.ascontiguousarray(t.rewards, dtype=np.float32)),
+        done=torch.from_numpy(t.done.astype(np.float32)),
+    )
+
+
 class StateTracker(nn.Module):
-    def __init__(self, n_users: int, n_items: int, dim: int = 32, window: int = 4) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 32,
+        window: int = 4,
+        user_dropout: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.n_items, self.dim, self.window = n_items, dim, window
-        self.user_emb = nn.Embedding(n_users, dim)
+        self.n_users, self.n_items, self.dim, self.window = n_users, n_items, dim, window
+        self.user_dropout = user_dropout
+        self.user_emb = nn.Embedding(n_users + 1, dim)  # the last row: NEW_USER
         self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=n_items)
         self.reward_proj = nn.Linear(1, dim)
         self.pos_emb = nn.Embedding(window, dim)
@@ -77,7 +115,11 @@ class StateTracker(nn.Module):
         mask = empty & ~none[:, None]
         history = self.encoder(tokens, src_key_padding_mask=mask)[:, -1]
         history = history.masked_fill(none[:, None], 0.0)
-        return torch.relu(self.norm(self.user_emb(s.users) + history))
+        users = torch.where(s.users < 0, self.n_users, s.users)
+        if self.training and self.user_dropout > 0:
+            drop = torch.rand(users.shape) < self.user_dropout
+            users = torch.where(drop, self.n_users, users)
+        return torch.relu(self.norm(self.user_emb(users) + history))
 
 
 def clamp_logits(logits: torch.Tensor, clamp: float | None) -> torch.Tensor:
@@ -93,9 +135,10 @@ class ActorCritic(nn.Module):
         dim: int = 32,
         window: int = 4,
         logit_clamp: float | None = None,
+        user_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.tracker = StateTracker(n_users, n_items, dim, window)
+        self.tracker = StateTracker(n_users, n_items, dim, window, user_dropout)
         self.actor = nn.Linear(dim, n_items)
         self.critic = nn.Linear(dim, 1)
         self.logit_clamp = logit_clamp
@@ -140,10 +183,16 @@ class QNetwork(nn.Module):
     """State tracker + Q head over all items; `extra_head` adds a second item head."""
 
     def __init__(
-        self, n_users: int, n_items: int, dim: int = 32, window: int = 4, extra_head: bool = False
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 32,
+        window: int = 4,
+        extra_head: bool = False,
+        user_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.tracker = StateTracker(n_users, n_items, dim, window)
+        self.tracker = StateTracker(n_users, n_items, dim, window, user_dropout)
         self.q = nn.Linear(dim, n_items)
         self.extra = nn.Linear(dim, n_items) if extra_head else None
 

@@ -15,7 +15,7 @@ import torch
 
 from rlrec.interactive.env import VectorRecEnv
 from rlrec.interactive.evaluate import Observation
-from rlrec.interactive.nets import StateBatch, state_batch
+from rlrec.interactive.nets import NEW_USER, StateBatch, state_batch
 from rlrec.interactive.transitions import Transitions
 
 # act(users [n], window_items [n, W], window_rewards [n, W]) -> actions [n]
@@ -99,16 +99,24 @@ def epsilon_greedy(score: ScoreFn, n_items: int, epsilon: float, rng: np.random.
 class TorchPolicy:
     """A trained network as an evaluation `Policy`: sample from softmax(scores) with the
     evaluation's NumPy generator (Gumbel-max), or take the argmax when `greedy` is asked or the
-    policy is value-based (`always_greedy`: Q-values are not logits)."""
+    policy is value-based (`always_greedy`: Q-values are not logits).
 
-    def __init__(self, name: str, scores: ScoreFn, always_greedy: bool = False) -> None:
+    Evaluation users are test-split users, whom no network has seen: they enter as `NEW_USER`
+    (the policy reads their history); `known_users=True` passes the rows through (serving train
+    users, evaluating on the train split)."""
+
+    def __init__(
+        self, name: str, scores: ScoreFn, always_greedy: bool = False, known_users: bool = False
+    ) -> None:
         self.name = name
         self.scores = scores
         self.always_greedy = always_greedy
+        self.known_users = known_users
 
     @torch.no_grad()
     def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
-        s = state_batch(obs.users, obs.window_items, obs.window_rewards)
+        users = obs.users if self.known_users else np.full(len(obs.users), NEW_USER)
+        s = state_batch(users, obs.window_items, obs.window_rewards)
         logits = self.scores(s).double().numpy()
         if obs.banned is not None:
             logits = np.where(obs.banned, -np.inf, logits)

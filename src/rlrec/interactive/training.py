@@ -23,12 +23,14 @@ import logging
 import os
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from rlrec.atomic import atomic_path, write_json
@@ -49,6 +51,31 @@ class Learner(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
     def policy(self) -> TorchPolicy: ...
+
+
+@contextmanager
+def torch_rng(gen: torch.Generator) -> Iterator[None]:
+    """Make `gen` torch's global CPU generator inside the block (network initialisation,
+    dropout); `gen` keeps the advanced state and the global state is restored after."""
+    saved = torch.get_rng_state()
+    torch.set_rng_state(gen.get_state())
+    try:
+        yield
+    finally:
+        gen.set_state(torch.get_rng_state())
+        torch.set_rng_state(saved)
+
+
+@contextmanager
+def train_mode(*modules: nn.Module) -> Iterator[None]:
+    """Dropout on inside the block; networks act (roll out, evaluate) in eval mode."""
+    for m in modules:
+        m.train()
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.eval()
 
 
 def fit(

@@ -26,16 +26,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.bc import (
-    Batch,
-    OnlineConfig,
-    OnlineLearner,
-    to_batch,
-    torch_rng,
-    train_mode,
-)
-from rlrec.interactive.nets import ActorCritic
+from rlrec.interactive.baselines.common import OnlineConfig, OnlineLearner
+from rlrec.interactive.nets import ActorCritic, Batch, to_batch
 from rlrec.interactive.rollout import TorchPolicy, sampler
+from rlrec.interactive.training import torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 
@@ -86,7 +80,9 @@ class A2C(OnlineLearner):
     ) -> None:
         super().__init__(world, cfg, seed)
         with torch_rng(self.gen):
-            self.net = ActorCritic(self.n_users, self.n_items, cfg.dim, self.window)
+            self.net = ActorCritic(
+                self.n_users, self.n_items, cfg.dim, self.window, user_dropout=cfg.user_dropout
+            )
         self.modules = {"net": self.net}
         self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=cfg.lr)}
         self.eval_mode()

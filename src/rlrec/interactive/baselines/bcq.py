@@ -22,9 +22,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.bc import Batch
 from rlrec.interactive.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of, td_loss
-from rlrec.interactive.nets import StateBatch
+from rlrec.interactive.nets import Batch, StateBatch
 from rlrec.interactive.rollout import TorchPolicy
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from rlrec.interactive.baselines.bc import Batch
 from rlrec.interactive.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of
+from rlrec.interactive.nets import Batch
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 

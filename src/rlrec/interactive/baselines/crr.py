@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.bc import Batch, OfflineLearner, PolicyNetwork
+from rlrec.interactive.baselines.common import OfflineLearner, PolicyNetwork
 from rlrec.interactive.baselines.dqn import (
     OfflineQConfig,
     make_q_networks,
@@ -31,6 +31,7 @@ from rlrec.interactive.baselines.dqn import (
     sync_target,
     td_loss,
 )
+from rlrec.interactive.nets import Batch
 from rlrec.interactive.rollout import TorchPolicy
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
@@ -62,8 +63,11 @@ class CRR(OfflineLearner):
 
     def build(self) -> None:
         c, w = self.cfg, self.data.window
-        self.critic, self.target = make_q_networks(self.n_users, self.n_items, c.dim, w)
-        self.actor = PolicyNetwork(self.n_users, self.n_items, c.dim, w)
+        n_users, n_items = self.n_users, self.n_items
+        self.critic, self.target = make_q_networks(
+            n_users, n_items, c.dim, w, user_dropout=c.user_dropout
+        )
+        self.actor = PolicyNetwork(n_users, n_items, c.dim, w, c.user_dropout)
         self.modules = {"critic": self.critic, "target": self.target, "actor": self.actor}
         self.optimizers = {
             "critic": torch.optim.Adam(self.critic.parameters(), lr=c.lr),

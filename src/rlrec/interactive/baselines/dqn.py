@@ -30,19 +30,16 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.bc import (
-    Batch,
+from rlrec.interactive.baselines.common import (
     OfflineConfig,
     OfflineLearner,
     OnlineConfig,
     OnlineLearner,
-    to_batch,
-    torch_rng,
-    train_mode,
 )
-from rlrec.interactive.nets import QNetwork
+from rlrec.interactive.nets import Batch, QNetwork, to_batch
 from rlrec.interactive.replay import ReplayBuffer
 from rlrec.interactive.rollout import TorchPolicy, epsilon_greedy
+from rlrec.interactive.training import torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 
@@ -77,11 +74,16 @@ def sync_target(net: torch.nn.Module, target: torch.nn.Module) -> None:
 
 
 def make_q_networks(
-    n_users: int, n_items: int, dim: int, window: int, extra_head: bool = False
+    n_users: int,
+    n_items: int,
+    dim: int,
+    window: int,
+    extra_head: bool = False,
+    user_dropout: float = 0.0,
 ) -> tuple[QNetwork, QNetwork]:
     """(Q, Q^-) with Q^- a frozen copy of Q."""
-    net = QNetwork(n_users, n_items, dim, window, extra_head)
-    target = QNetwork(n_users, n_items, dim, window, extra_head)
+    net = QNetwork(n_users, n_items, dim, window, extra_head, user_dropout=user_dropout)
+    target = QNetwork(n_users, n_items, dim, window, extra_head, user_dropout=user_dropout)
     sync_target(net, target)
     target.requires_grad_(False)
     return net, target
@@ -119,7 +121,7 @@ class DQN(OnlineLearner):
         super().__init__(world, cfg, seed)
         with torch_rng(self.gen):
             self.net, self.target = make_q_networks(
-                self.n_users, self.n_items, cfg.dim, self.window
+                self.n_users, self.n_items, cfg.dim, self.window, user_dropout=cfg.user_dropout
             )
         self.modules = {"net": self.net, "target": self.target}
         self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=cfg.lr)}
@@ -186,8 +188,9 @@ class OfflineQLearner(OfflineLearner):
     extra_head = False  # SQN's supervised head, BCQ's behaviour head
 
     def build(self) -> None:
+        c = self.cfg
         self.net, self.target = make_q_networks(
-            self.n_users, self.n_items, self.cfg.dim, self.data.window, self.extra_head
+            self.n_users, self.n_items, c.dim, self.data.window, self.extra_head, c.user_dropout
         )
         self.modules = {"net": self.net, "target": self.target}
         self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=self.cfg.lr)}

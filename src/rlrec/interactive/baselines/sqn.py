@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.bc import Batch
 from rlrec.interactive.baselines.dqn import OfflineQConfig, OfflineQLearner
+from rlrec.interactive.nets import Batch
 from rlrec.interactive.rollout import TorchPolicy
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
