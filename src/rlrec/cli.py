@@ -38,6 +38,14 @@ app.add_typer(config_app, name="config")
 app.add_typer(worldmodel_app, name="worldmodel")
 app.add_typer(bench_app, name="bench")
 app.add_typer(demos_app, name="demos")
+ilrec_app = typer.Typer(help="IL-Rec: the imitation-enhanced RL policy.", no_args_is_help=True)
+baselines_app = typer.Typer(help="The learned RL baselines of IL-Rec.", no_args_is_help=True)
+experiment_app = typer.Typer(
+    help="Whole experiments: every method over several seeds, one table.", no_args_is_help=True
+)
+app.add_typer(ilrec_app, name="ilrec")
+app.add_typer(baselines_app, name="baselines")
+app.add_typer(experiment_app, name="experiment")
 
 Overrides = Annotated[
     list[str] | None,
@@ -176,6 +184,72 @@ def evaluate(
     rows = evaluate_stage(cfg, ds, world, run, names)
     typer.echo(tables.to_text(rows, table_columns(rows)))
     typer.echo(f"\ntables: {run.dir / ('evaluate-' + cfg.evaluation.mode)}/results.{{md,csv,json}}")
+
+
+def _train_and_report(config: Path | None, overrides: list[str] | None, method: str) -> None:
+    from rlrec import tables
+    from rlrec.experiment import world_stages
+    from rlrec.interactive.evaluate import summarize
+    from rlrec.interactive.study import train_one
+
+    cfg = _experiment(config, overrides)
+    run, ds, world = world_stages(cfg)
+    learner, curve, per_seed = train_one(cfg, run, ds, world, method)
+    last = curve[-1] if curve else {}
+    typer.echo(f"{method}: {last.get(learner.unit, 0):,} {learner.unit}; final training row:")
+    typer.echo(json.dumps({k: round(v, 4) for k, v in last.items()}, indent=2))
+    row = {"method": method, **summarize(per_seed)}
+    typer.echo("\n" + tables.to_text([row], ["Len", "R_each", "R_traj", "coverage"]))
+    typer.echo(f"(test users, evaluation seed {cfg.seed}; stage folder under {run.dir / 'train'})")
+
+
+@ilrec_app.command("train")
+def ilrec_train(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """Train IL-Rec (config `ilrec`) on the experiment's world model and demonstrations."""
+    _train_and_report(config, overrides, "il-rec")
+
+
+@ilrec_app.command("evaluate")
+def ilrec_evaluate(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """Evaluate the trained IL-Rec policy on the standard test users (all evaluation seeds)."""
+    from rlrec import tables
+    from rlrec.experiment import world_stages
+    from rlrec.interactive.evaluate import evaluate_policy, summarize
+    from rlrec.interactive.study import trained_learner
+
+    cfg = _experiment(config, overrides)
+    run, ds, world = world_stages(cfg)
+    learner = trained_learner(cfg, run, ds, world, "il-rec")
+    rows = [
+        {"method": "il-rec", **summarize(evaluate_policy(learner.policy(), world, cfg.evaluation))}
+    ]
+    typer.echo(tables.to_text(rows, ["Len", "R_each", "R_traj", "coverage"]))
+    typer.echo(f"({cfg.evaluation.n_users} test users, seeds {cfg.evaluation.seeds})")
+
+
+@baselines_app.command("train")
+def baselines_train(
+    algo: Annotated[str, typer.Option("--algo", help="bc, dqn, sqn, bcq, cql, crr, a2c, dorl")],
+    config: ConfigFile = None,
+    overrides: Overrides = None,
+) -> None:
+    """Train one RL baseline (config `baselines.<algo>`) and evaluate it on the test users."""
+    _train_and_report(config, overrides, algo)
+
+
+@experiment_app.command("ilrec")
+def experiment_ilrec(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """IL-Rec, its ablations, the RL baselines, the LLM expert and heuristics over
+    `study.seeds`: one table (md/csv/json) and learning curves (PNG) in <run>/results."""
+    from rlrec import tables
+    from rlrec.experiment import world_stages
+    from rlrec.interactive.study import COLUMNS, run_study
+
+    cfg = _experiment(config, overrides)
+    run, ds, world = world_stages(cfg)
+    rows = run_study(cfg, run, ds, world)
+    typer.echo(tables.to_text(rows, ["learns from", *COLUMNS]))
+    typer.echo(f"\nresults: {run.dir / 'results'}/results.{{md,csv,json}}, curves_*.png")
 
 
 @bench_app.command("env")

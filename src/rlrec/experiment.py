@@ -4,7 +4,8 @@ An experiment is a run directory `<runs_dir>/<name>` plus the stage configs. Eac
 function from its inputs to artefacts in the run directory; it is skipped when the run already
 holds its output for the same parameters and inputs (see `rlrec.runs`).
 
-    data -> worldmodel -> evaluate          (IL-Rec side; more stages join as they are built)
+    data -> worldmodel -> evaluate                          heuristics and LLM agents
+    data -> worldmodel -> train/<method>/seed<k> -> results  the IL-Rec study (`study.py`)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rlrec.atomic import write_json, write_text
 from rlrec.config import Config
 from rlrec.data import DataConfig, Dataset, format_summary, load_dataset, summarize
 from rlrec.data.registry import cache_folder
+from rlrec.interactive.baselines import BaselinesConfig
 from rlrec.interactive.evaluate import (
     METRICS,
     EvaluationConfig,
@@ -28,8 +30,10 @@ from rlrec.interactive.evaluate import (
     standard_users,
 )
 from rlrec.interactive.evaluate import summarize as summarize_seeds
+from rlrec.interactive.ilrec import ILRecConfig
 from rlrec.interactive.llm.agent import AgentConfig
 from rlrec.interactive.llm.backends import LLMConfig
+from rlrec.interactive.study import StudyConfig
 from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
 from rlrec.interactive.worldmodel import WorldModel
 from rlrec.runs import Run, create_run
@@ -54,6 +58,13 @@ class ExperimentConfig(Config):
     llm: LLMConfig = Field(default_factory=LLMConfig, description="the LLM behind the expert")
     agent: AgentConfig = Field(
         default_factory=AgentConfig, description="the LLM expert that writes demonstrations"
+    )
+    ilrec: ILRecConfig = Field(default_factory=ILRecConfig, description="IL-Rec's learner")
+    baselines: BaselinesConfig = Field(
+        default_factory=BaselinesConfig, description="the learned RL baselines"
+    )
+    study: StudyConfig = Field(
+        default_factory=StudyConfig, description="`rlrec experiment ilrec`: methods, seeds"
     )
 
 

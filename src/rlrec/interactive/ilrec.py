@@ -52,7 +52,14 @@ from rlrec.interactive.irl import (
     irl_reward,
     log_density_ratio,
 )
-from rlrec.interactive.nets import ActorCritic, QVCritic, StateBatch, state_batch
+from rlrec.interactive.nets import (
+    ActorCritic,
+    QVCritic,
+    StateBatch,
+    as_tensor,
+    state_batch,
+    to_batch,
+)
 from rlrec.interactive.replay import ReplayBuffer, mixed_sample
 from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
 from rlrec.interactive.training import torch_rng, train_mode
@@ -178,17 +185,11 @@ class ILRec:
                 self._reweight(np.arange(len(demos)))
 
     # ------------------------------------------------------------------------- features
-    def _state(self, t: Transitions, next_state: bool = False) -> StateBatch:
-        if next_state:
-            items, rewards = t.next_window()
-            return state_batch(t.users, items, rewards)
-        return state_batch(t.users, t.window_items, t.window_rewards)
-
     @torch.no_grad()
     def _pair_features(self, t: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
         """(x(s, a) for D, log pi(a|s)) under the current policy, no gradient."""
-        h = self.net.tracker(self._state(t))
-        actions = torch.from_numpy(t.actions)
+        h = self.net.tracker(_states(t))
+        actions = as_tensor(t.actions, np.int64)
         log_pi = F.log_softmax(self.net.logits(h), -1).gather(1, actions[:, None]).squeeze(1)
         if self.text is not None:
             x = self.text(t.users, t.window_items, t.window_rewards, t.actions)
@@ -205,9 +206,9 @@ class ILRec:
     def _fit_advantage(self) -> np.ndarray:
         """A_demo of every demo on the current features (parity: once, untrained tracker)."""
         with torch.no_grad():
-            state_x = self.net.tracker(self._state(self.demos))
+            state_x = self.net.tracker(_states(self.demos))
         pair_x, _ = self._pair_features(self.demos)
-        returns = torch.from_numpy(self.demo_returns)
+        returns = as_tensor(self.demo_returns, np.float32)
         seed = int(self.rng.integers(2**31))
         cfg = self.cfg
         return demo_advantage(state_x, pair_x, returns, cfg.value_steps, cfg.value_lr, seed)
@@ -269,18 +270,18 @@ class ILRec:
         )  # fmt: skip
 
     def _critic_step(self) -> float:
-        batch, _, w = self._sample()
-        rewards = torch.from_numpy(batch.rewards)
+        sample, _, w = self._sample()
+        b = to_batch(sample)
+        rewards = b.rewards
         if self.lambda_irl:
-            rewards = rewards + self.lambda_irl * irl_reward(self._disc_logit(batch))
+            rewards = rewards + self.lambda_irl * irl_reward(self._disc_logit(sample))
         with torch.no_grad():
-            h = self.net.tracker(self._state(batch))
-            _, v_next = self.qv_target(self.net.tracker(self._state(batch, next_state=True)))
-            done = torch.from_numpy(batch.done).float()
-            y = rewards + self.cfg.gamma * v_next * (1.0 - done)
+            h = self.net.tracker(b.s)
+            _, v_next = self.qv_target(self.net.tracker(b.next_s))
+            y = rewards + self.cfg.gamma * v_next * (1.0 - b.done)
         q_all, v = self.qv(h)
-        q = q_all.gather(1, torch.from_numpy(batch.actions)[:, None]).squeeze(1)
-        loss = (torch.from_numpy(w) * (q - y) ** 2).mean() + F.mse_loss(v, y)
+        q = q_all.gather(1, b.actions[:, None]).squeeze(1)
+        loss = (as_tensor(w, np.float32) * (q - y) ** 2).mean() + F.mse_loss(v, y)
         self.qv_opt.zero_grad()
         loss.backward()
         self.qv_opt.step()
@@ -290,10 +291,11 @@ class ILRec:
         return loss.item()
 
     def _policy_step(self) -> float:
-        batch, is_demo, w = self._sample()
-        actions = torch.from_numpy(batch.actions)[:, None]
+        sample, is_demo, w = self._sample()
+        b = to_batch(sample)
+        actions = b.actions[:, None]
         with torch_rng(self.torch_rng), train_mode(self.net):  # dropout, user dropout
-            h = self.net.tracker(self._state(batch))
+            h = self.net.tracker(b.s)
         log_probs = F.log_softmax(self.net.logits(h), dim=-1)
         log_pi = log_probs.gather(1, actions).squeeze(1)
         with torch.no_grad():
@@ -304,8 +306,8 @@ class ILRec:
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         loss = -(log_pi * adv).mean() - self.cfg.alpha_ent * entropy.mean()
         if is_demo.any():
-            demo = torch.from_numpy(is_demo)
-            imit = -(torch.from_numpy(w)[demo] * log_pi[demo]).sum() / demo.sum()
+            demo = as_tensor(is_demo, np.bool_)
+            imit = -(as_tensor(w, np.float32)[demo] * log_pi[demo]).sum() / demo.sum()
             loss = loss + self.cfg.lambda_imit * imit
         self.opt.zero_grad()
         loss.backward()
@@ -397,3 +399,7 @@ class ILRec:
 def _crosses(start: int, end: int, every: int) -> bool:
     """Whether a multiple of `every` lies in [start, end)."""
     return -(-start // every) * every < end
+
+
+def _states(t: Transitions) -> StateBatch:
+    return state_batch(t.users, t.window_items, t.window_rewards)

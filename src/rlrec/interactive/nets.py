@@ -49,12 +49,12 @@ class StateBatch:
 def state_batch(users: np.ndarray, items: np.ndarray, rewards: np.ndarray) -> StateBatch:
     """Wrap NumPy state arrays as tensors (no copy where the dtypes already match)."""
     return StateBatch(
-        _tensor(users, np.int64), _tensor(items, np.int64), _tensor(rewards, np.float32)
+        as_tensor(users, np.int64), as_tensor(items, np.int64), as_tensor(rewards, np.float32)
     )
 
 
-def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
-    # writable and contiguous (copies only when needed: torch refuses read-only memory)
+def as_tensor(array: np.ndarray, dtype: type) -> torch.Tensor:
+    """A tensor over `array` (copied only when needed: torch refuses read-only memory)."""
     return torch.from_numpy(np.require(array, dtype=dtype, requirements=["C", "W"]))
 
 
@@ -75,9 +75,9 @@ def to_batch(t: Transitions) -> Batch:
     return Batch(
         s=state_batch(t.users, t.window_items, t.window_rewards),
         next_s=state_batch(t.users, next_items, next_rewards),
-        actions=torch.from_numpy(np.ascontiguousarray(t.actions, dtype=np.int64)),
-        rewards=torch.from_numpy(np.ascontiguousarray(t.rewards, dtype=np.float32)),
-        done=torch.from_numpy(t.done.astype(np.float32)),
+        actions=as_tensor(t.actions, np.int64),
+        rewards=as_tensor(t.rewards, np.float32),
+        done=as_tensor(t.done, np.float32),
     )
 
 
