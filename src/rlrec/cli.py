@@ -270,6 +270,28 @@ def bench_env_cmd(
     typer.echo(f"\nwritten to {out}")
 
 
+@bench_app.command("ilrec")
+def bench_ilrec_cmd(
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write")] = Path(
+        "runs/bench/ilrec.json"
+    ),
+    n_users: Annotated[int, typer.Option(help="simulated users")] = 3_109,
+    n_items: Annotated[int, typer.Option(help="catalogue size")] = 13_864,
+    episodes: Annotated[int, typer.Option(help="timed training episodes")] = 2_000,
+    requests: Annotated[int, typer.Option(help="timed single-user policy requests")] = 1_000,
+) -> None:
+    """IL-Rec training throughput (episodes/s, env steps/s, updates/s) and policy latency."""
+    from rlrec.bench import write_bench
+    from rlrec.bench.ilrec import bench_ilrec
+    from rlrec.runtime import apply_threads
+
+    apply_threads()
+    result = bench_ilrec(n_users, n_items, episodes, requests=requests, progress=True)
+    write_bench(out, result)
+    typer.echo(json.dumps(result, indent=2))
+    typer.echo(f"\nwritten to {out}")
+
+
 @bench_app.command("llm")
 def bench_llm_cmd(
     config: ConfigFile = None,

@@ -62,7 +62,7 @@ from rlrec.interactive.nets import (
 )
 from rlrec.interactive.replay import ReplayBuffer, mixed_sample
 from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
-from rlrec.interactive.training import torch_rng, train_mode
+from rlrec.interactive.training import adam, torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions, discounted_returns
 from rlrec.interactive.weighting import demo_advantage, demo_weights
 from rlrec.interactive.worldmodel import WorldModel
@@ -72,7 +72,9 @@ PARITY_DISCRIMINATOR_EVERY = 5000
 
 
 class ILRecConfig(Config):
-    """IL-Rec's hyper-parameters. Defaults: the paper's best Amazon-Book values (beta 1,
+    """IL-Rec's hyper-parameters. The update schedule draws as many samples per episode as the
+    release (8 for the critic, 8 for the policy: updates x batch / episodes per iteration), in
+    fewer, larger batches; small worlds learn faster with more, smaller updates. Defaults: the paper's best Amazon-Book values (beta 1,
     alpha 0.25, alpha_ent 0.1, lambda_imit 0.5, logit clamp 1); for Steam use beta 10,
     alpha 0.5, lambda_imit 0.25, logit_clamp 15 (ilrec.md §7.3, §8)."""
 
@@ -80,9 +82,9 @@ class ILRecConfig(Config):
         "paper", description="paper: the method done properly; parity: the release's behaviour"
     )
     train_episodes: int = Field(100_000, ge=1, description="training episodes (paper: 100,000)")
-    episodes_per_iteration: int = Field(16, ge=1, description="users rolled out together")
-    updates_per_iteration: int = Field(16, ge=1, description="critic + policy steps per iteration")
-    batch_size: int = Field(64, ge=2, description="mixed-replay batch per update")
+    episodes_per_iteration: int = Field(64, ge=1, description="users rolled out together")
+    updates_per_iteration: int = Field(4, ge=1, description="critic + policy steps per iteration")
+    batch_size: int = Field(128, ge=2, description="mixed-replay batch per update")
     dim: int = Field(32, ge=1, description="hidden size d of every network")
     window: int = Field(4, ge=1, description="W: (item, reward) pairs in the state")
     user_dropout: float = Field(
@@ -160,8 +162,8 @@ class ILRec:
                 in_dim = int(text_embedder.dim)
             self.disc = Discriminator(in_dim, cfg.discriminator_hidden, cfg.airl)
         self.qv_target = copy.deepcopy(self.qv)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
-        self.qv_opt = torch.optim.Adam(self.qv.parameters(), lr=cfg.critic_lr)
+        self.opt = adam(self.net.parameters(), cfg.lr)
+        self.qv_opt = adam(self.qv.parameters(), cfg.critic_lr)
         capacity = cfg.train_episodes * self.env.quit.max_turns if self.parity else None
         self.buffer = ReplayBuffer(min(capacity or cfg.env_capacity, 2_000_000), cfg.window)
         self.demos = demos if cfg.use_demos else None
@@ -171,7 +173,7 @@ class ILRec:
             self.text = TextFeatures(
                 text_embedder, world.meta.get("dataset", "data"), world.users["train"], titles
             )
-        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.discriminator_lr)
+        self.disc_opt = adam(self.disc.parameters(), cfg.discriminator_lr)
         self.episodes = 0
         self.critic_updates = 0
         self.demo_cursor = 0
@@ -186,11 +188,13 @@ class ILRec:
 
     # ------------------------------------------------------------------------- features
     @torch.no_grad()
-    def _pair_features(self, t: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x(s, a) for D, log pi(a|s)) under the current policy, no gradient."""
+    def _pair_features(self, t: Transitions) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(x(s, a) for D, log pi(a|s) for the AIRL form) under the current policy."""
         h = self.net.tracker(_states(t))
         actions = as_tensor(t.actions, np.int64)
-        log_pi = F.log_softmax(self.net.logits(h), -1).gather(1, actions[:, None]).squeeze(1)
+        log_pi = None
+        if self.cfg.airl:
+            log_pi = F.log_softmax(self.net.logits(h), -1).gather(1, actions[:, None]).squeeze(1)
         if self.text is not None:
             x = self.text(t.users, t.window_items, t.window_rewards, t.actions)
         else:
@@ -236,8 +240,8 @@ class ILRec:
             else:  # balanced batches
                 pi = self.rng.integers(0, len(pol_x), n)
                 di = self.rng.integers(0, len(demo_x), n)
-            pol_logit = self.disc(pol_x[pi], pol_log_pi[pi])
-            demo_logit = self.disc(demo_x[di], demo_log_pi[di])
+            pol_logit = self.disc(pol_x[pi], _at(pol_log_pi, pi))
+            demo_logit = self.disc(demo_x[di], _at(demo_log_pi, di))
             loss = discriminator_loss(pol_logit, demo_logit)
             self.disc_opt.zero_grad()
             loss.backward()
@@ -403,3 +407,7 @@ def _crosses(start: int, end: int, every: int) -> bool:
 
 def _states(t: Transitions) -> StateBatch:
     return state_batch(t.users, t.window_items, t.window_rewards)
+
+
+def _at(x: torch.Tensor | None, index: np.ndarray) -> torch.Tensor | None:
+    return None if x is None else x[index]

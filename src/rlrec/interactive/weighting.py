@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rlrec.interactive.training import adam
+
 W_MIN, W_MAX = 1e-6, 1e6
 
 
@@ -38,7 +40,7 @@ def fit_return_model(
     with torch.random.fork_rng():  # seeded initialisation; the global RNG is left alone
         torch.manual_seed(seed)
         model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, 1))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam(model.parameters(), lr)
     x, returns = x.detach(), returns.detach().float()
     for _ in range(steps):
         opt.zero_grad()

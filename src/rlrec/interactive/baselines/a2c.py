@@ -29,7 +29,7 @@ from pydantic import Field
 from rlrec.interactive.baselines.common import OnlineConfig, OnlineLearner
 from rlrec.interactive.nets import ActorCritic, Batch, to_batch
 from rlrec.interactive.rollout import TorchPolicy, sampler
-from rlrec.interactive.training import torch_rng, train_mode
+from rlrec.interactive.training import adam, torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 
@@ -84,7 +84,7 @@ class A2C(OnlineLearner):
                 self.n_users, self.n_items, cfg.dim, self.window, user_dropout=cfg.user_dropout
             )
         self.modules = {"net": self.net}
-        self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=cfg.lr)}
+        self.optimizers = {"opt": adam(self.net.parameters(), cfg.lr)}
         self.eval_mode()
 
     def training_rewards(self, t: Transitions) -> np.ndarray:

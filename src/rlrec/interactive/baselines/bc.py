@@ -21,6 +21,7 @@ from pydantic import Field
 from rlrec.interactive.baselines.common import OfflineConfig, OfflineLearner, PolicyNetwork
 from rlrec.interactive.nets import Batch
 from rlrec.interactive.rollout import TorchPolicy
+from rlrec.interactive.training import adam
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 
@@ -52,7 +53,7 @@ class BC(OfflineLearner):
         c, window = self.cfg, self.data.window
         self.net = PolicyNetwork(self.n_users, self.n_items, c.dim, window, c.user_dropout)
         self.modules = {"net": self.net}
-        self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=c.lr)}
+        self.optimizers = {"opt": adam(self.net.parameters(), c.lr)}
 
     def loss(self, b: Batch) -> dict[str, torch.Tensor]:
         weights = b.rewards.clamp_min(0.0) if self.cfg.weighted else torch.ones_like(b.rewards)

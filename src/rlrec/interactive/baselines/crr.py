@@ -33,6 +33,7 @@ from rlrec.interactive.baselines.dqn import (
 )
 from rlrec.interactive.nets import Batch
 from rlrec.interactive.rollout import TorchPolicy
+from rlrec.interactive.training import adam
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 
@@ -70,8 +71,8 @@ class CRR(OfflineLearner):
         self.actor = PolicyNetwork(n_users, n_items, c.dim, w, c.user_dropout)
         self.modules = {"critic": self.critic, "target": self.target, "actor": self.actor}
         self.optimizers = {
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=c.lr),
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=c.lr),
+            "critic": adam(self.critic.parameters(), c.lr),
+            "actor": adam(self.actor.parameters(), c.lr),
         }
 
     def loss(self, b: Batch) -> dict[str, torch.Tensor]:

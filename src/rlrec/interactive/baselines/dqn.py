@@ -39,7 +39,7 @@ from rlrec.interactive.baselines.common import (
 from rlrec.interactive.nets import Batch, QNetwork, to_batch
 from rlrec.interactive.replay import ReplayBuffer
 from rlrec.interactive.rollout import TorchPolicy, epsilon_greedy
-from rlrec.interactive.training import torch_rng, train_mode
+from rlrec.interactive.training import adam, torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 
@@ -124,7 +124,7 @@ class DQN(OnlineLearner):
                 self.n_users, self.n_items, cfg.dim, self.window, user_dropout=cfg.user_dropout
             )
         self.modules = {"net": self.net, "target": self.target}
-        self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=cfg.lr)}
+        self.optimizers = {"opt": adam(self.net.parameters(), cfg.lr)}
         self.buffer = ReplayBuffer(cfg.buffer_size, self.window)
         self.eval_mode()
 
@@ -193,7 +193,7 @@ class OfflineQLearner(OfflineLearner):
             self.n_users, self.n_items, c.dim, self.data.window, self.extra_head, c.user_dropout
         )
         self.modules = {"net": self.net, "target": self.target}
-        self.optimizers = {"opt": torch.optim.Adam(self.net.parameters(), lr=self.cfg.lr)}
+        self.optimizers = {"opt": adam(self.net.parameters(), self.cfg.lr)}
 
     def td_terms(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(Q(s, .) [B, I], extra head [B, I] or None, TD loss)."""
