@@ -192,13 +192,13 @@ def train_stage(
 
 def trained_learner(cfg: Any, run: Run, ds: Any, world: WorldModel, method: str) -> Learner:
     """The learner of a finished `train/<method>/seed<cfg.seed>` stage (error if none)."""
-    learner = make_learner(method, cfg, world, cfg.seed, *_datasets(cfg, run, ds, world, method))
     path = run.dir / "train" / _slug(method) / f"seed{cfg.seed}" / "policy.pt"
     if not path.is_file():
         raise DataError(
             f"no trained {method} in {run.dir} (seed {cfg.seed}): run `rlrec "
             f"{'ilrec train' if method == 'il-rec' else 'baselines train --algo ' + method}` first"
         )
+    learner = make_learner(method, cfg, world, cfg.seed, *_datasets(cfg, run, ds, world, method))
     learner.load_state_dict(from_storable(load_checkpoint(path)["state"]))
     return learner
 
