@@ -190,15 +190,19 @@ def train_stage(
     return learner, curve, per_seed
 
 
-def trained_learner(cfg: Any, run: Run, ds: Any, world: WorldModel, method: str) -> Learner:
-    """The learner of a finished `train/<method>/seed<cfg.seed>` stage (error if none)."""
-    path = run.dir / "train" / _slug(method) / f"seed{cfg.seed}" / "policy.pt"
+def trained_learner(
+    cfg: Any, run: Run, ds: Any, world: WorldModel, method: str, seed: int | None = None
+) -> Learner:
+    """The learner of a finished `train/<method>/seed<seed>` stage (default: the experiment's
+    seed); an error naming the command to run if there is none."""
+    seed = cfg.seed if seed is None else seed
+    path = run.dir / "train" / _slug(method) / f"seed{seed}" / "policy.pt"
     if not path.is_file():
         raise DataError(
-            f"no trained {method} in {run.dir} (seed {cfg.seed}): run `rlrec "
+            f"no trained {method} in {run.dir} (seed {seed}): run `rlrec "
             f"{'ilrec train' if method == 'il-rec' else 'baselines train --algo ' + method}` first"
         )
-    learner = make_learner(method, cfg, world, cfg.seed, *_datasets(cfg, run, ds, world, method))
+    learner = make_learner(method, cfg, world, seed, *_datasets(cfg, run, ds, world, method))
     learner.load_state_dict(from_storable(load_checkpoint(path)["state"]))
     return learner
 
