@@ -198,3 +198,18 @@ def test_a_killed_run_resumes_to_the_same_parameters(world, tmp_path, one_torch_
     for a, b in zip(whole.net.parameters(), second.net.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     assert np.allclose(whole.weights, second.weights, atol=1e-6)
+
+
+def test_text_features_embed_each_state_action_text_once(world, one_torch_thread):
+    from rlrec.interactive.llm.memory import NgramEmbedder
+
+    demos = expert_demos(world, n_users=10)
+    cfg = ILRecConfig(train_episodes=64, features="text", **QUICK)
+    learner = ILRec(world, cfg, 0, demos, text_embedder=NgramEmbedder(dim=64))
+    assert learner.disc.net[0].in_features == 64
+    n_texts = len(learner.text.cache)
+    assert n_texts == len({(u, tuple(i), tuple(r), a) for u, i, r, a in zip(
+        demos.users, map(tuple, demos.window_items), map(tuple, demos.window_rewards),
+        demos.actions, strict=True)})  # fmt: skip
+    fit(learner, 64)
+    assert len(learner.text.cache) > n_texts and np.isfinite(learner.last["disc_loss"])

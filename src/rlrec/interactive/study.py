@@ -133,7 +133,13 @@ def make_learner(
     quit = cfg.evaluation.quit
     if method in ILREC_VARIANTS:
         ilrec_cfg = cfg.ilrec.model_copy(update=ILREC_VARIANTS[method])
-        learner = ILRec(world, ilrec_cfg, seed, demos if ilrec_cfg.use_demos else None, quit)
+        embedder = None
+        if ilrec_cfg.features == "text":  # the state-action text, embedded by all-MiniLM-L6-v2
+            from rlrec.interactive.embeddings import SentenceEmbedder
+
+            embedder = SentenceEmbedder()
+        use = demos if ilrec_cfg.use_demos else None
+        learner = ILRec(world, ilrec_cfg, seed, use, quit, text_embedder=embedder)
         learner.name = method
         return learner
     baselines = cfg.baselines
