@@ -157,7 +157,8 @@ def episode_metrics(stats: EpisodeStats, n_items: int) -> dict[str, float]:
 def evaluate_policy(
     policy: Policy, world: WorldModel, cfg: EvaluationConfig, users: np.ndarray | None = None
 ) -> dict[str, list[float]]:
-    """Evaluate `policy` on the test split: {metric: [value per seed]} (aliases included)."""
+    """Evaluate `policy` on the test split: {metric: [value per seed]} (aliases included),
+    plus "lengths": per seed, the length of every episode (for distributions)."""
     rows = _user_rows(world, cfg, users)
     quit_cfg = cfg.quit
     if cfg.mode == "fixed-k":
@@ -169,12 +170,13 @@ def evaluate_policy(
         quit_cfg,
         track_history=True,
     )
-    per_seed: dict[str, list[float]] = {}
+    per_seed: dict[str, list] = {}
     for seed in cfg.seeds:
         rng = np.random.default_rng(seed)
         stats = run_episodes(policy, env, rows, rng, cfg.greedy, cfg.mode != "free")
         for key, value in episode_metrics(stats, world.n_items).items():
             per_seed.setdefault(key, []).append(value)
+        per_seed.setdefault("lengths", []).append(stats.lengths.tolist())
     for alias, metric in ALIASES.items():
         per_seed[alias] = per_seed[metric]
     return per_seed
@@ -187,6 +189,11 @@ def _user_rows(world: WorldModel, cfg: EvaluationConfig, users: np.ndarray | Non
     return np.asarray([row_of[u] for u in np.asarray(chosen).tolist()], dtype=np.int64)
 
 
-def summarize(per_seed: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    """{metric: {"mean", "std"}} over seeds (population std; 0 for one seed)."""
-    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in per_seed.items()}
+def summarize(per_seed: dict[str, list]) -> dict[str, dict[str, float]]:
+    """{metric: {"mean", "std"}} over seeds (population std; 0 for one seed); per-episode
+    entries ("lengths") are left out."""
+    return {
+        k: {"mean": float(np.mean(v)), "std": float(np.std(v))}
+        for k, v in per_seed.items()
+        if k != "lengths"
+    }
