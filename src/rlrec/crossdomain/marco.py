@@ -1,0 +1,248 @@
+"""MARCO: bridged source embeddings weighted by a cooperative multi-agent PPO (Xie et al.,
+SIGIR-AP 2025, arXiv 2510.04508; MARCO reference §3, §4.1, §10).
+
+For a target rating (u, j, y) and source agents d = 1..n:
+    e^d   = u^d W^d(S_u^d)                 personalised bridge (bridge.py), [B, n, k]
+    a     = weights from the policy        (mappo.py), [B, n]
+    y_hat = <sum_d a_d e^d, v_j>           v_j: frozen target MF item vector; unclipped
+Schedule (§10): `warmup_epochs` bridge epochs with uniform weights 1/n; then per epoch
+    1. bridge update: rating MSE, policy fixed (deterministic weights softmax(mu));
+    2. policy update: one sampled joint action per training (u, j), reward -(y_hat - y)^2
+       with the bridges fixed, then the PPO update.
+After each epoch MAE/RMSE on the validation users picks the epoch (`select_on: val`).
+
+The same trainer runs the ablations / baselines by configuration:
+    weighting "uniform"       a = 1/n, bridges trained end to end (w/o MARL; uniform average)
+    weighting "single-agent"  one agent reads s and outputs all n logits (REMIT-style)
+    agents "joint"            one bridge over the concatenated sources (combined PTUPCDR)
+    one source, "uniform"     single-source PTUPCDR
+
+`parity_config` switches on everything the released code does (§10, "parity mode"): 4 agents with
+the target-self agent, one shared bridge, the concatenated sequence (maxlen 300, id-0 masking),
+the argmax global state, the degenerate size-1 Categorical (zero PPO gradient), GAE over the
+mini-batch pseudo-trajectory (gamma = lambda = 0.99), one Adam step per mini-batch, the all-ones
+initial action phase, the 1-epoch hard-argmax warm-up, the release's actor sizes and lr, and
+best-epoch-on-test selection.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from rlrec.config import Config
+from rlrec.crossdomain.bridge import BridgeConfig, Bridges
+from rlrec.crossdomain.domains import Ratings
+from rlrec.crossdomain.evaluate import rating_metrics
+from rlrec.crossdomain.inputs import AgentInputs
+from rlrec.crossdomain.mappo import MappoConfig, PPOWeighting, Rollout, joint_entropy
+
+__all__ = ["Marco", "MarcoConfig", "parity_config"]
+
+
+class MarcoConfig(Config):
+    """MARCO and the variants that share its trainer."""
+
+    weighting: Literal["mappo", "single-agent", "uniform"] = Field(
+        "mappo", description="how the domains' bridged embeddings are weighted"
+    )
+    agents: Literal["per-domain", "joint", "parity"] = Field(
+        "per-domain", description="bridge inputs (inputs.py): per domain, joint, or the release's"
+    )
+    target_self: bool = Field(False, description="parity agents: add the target-self agent")
+    parity_seq_len: int = Field(300, ge=1, description="parity agents: concatenated maxlen")
+    warmup_epochs: int = Field(2, ge=0, description="bridge epochs before the policy starts")
+    warmup: Literal["uniform", "argmax"] = Field(
+        "uniform", description="warm-up weights: 1/n, or the release's hard argmax"
+    )
+    initial_policy: bool = Field(False, description="the release's all-ones initial-action phase")
+    epochs: int = Field(10, ge=1, description="alternating bridge / policy epochs")
+    batch_size: int = Field(128, ge=2, description="ratings per bridge step / collection batch")
+    select_on: Literal["val", "test"] = Field(
+        "val", description="epoch selection split (test: the release's habit, parity only)"
+    )
+    bridge: BridgeConfig = Field(default_factory=BridgeConfig, description="bridges")
+    mappo: MappoConfig = Field(default_factory=MappoConfig, description="weighting policy")
+
+
+def parity_config(cfg: MarcoConfig) -> MarcoConfig:
+    """`cfg` with every setting of the released code (see module doc)."""
+    data = cfg.model_dump()
+    data.update(
+        weighting="mappo", agents="parity", target_self=True, warmup_epochs=1, warmup="argmax",
+        initial_policy=True, epochs=5, select_on="test",
+    )
+    data["bridge"].update(shared=True)
+    data["mappo"].update(
+        policy="degenerate", advantage="gae-batch", global_state="argmax", agent_id=False,
+        hidden=10, lr=1e-2, max_grad_norm=None, ppo_epochs=1,
+    )
+    return MarcoConfig.model_validate(data)
+
+
+def _batches(n: int, size: int, gen: torch.Generator, shuffle: bool = True):
+    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+    for start in range(0, n, size):
+        yield order[start : start + size]
+
+
+class Marco:
+    """Bridges + weighting policy over `inputs`; `fit(train, val, test)`, `predict`, `weights`."""
+
+    def __init__(self, cfg: MarcoConfig, inputs: AgentInputs, seed: int) -> None:
+        self.cfg, self.inputs = cfg, inputs
+        self.gen = torch.Generator().manual_seed(seed)
+        n, k = inputs.n_agents, inputs.target_item.shape[1]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.bridges = Bridges(
+                n, k, inputs.user.shape[-1], k, cfg.bridge.meta_dim, cfg.bridge.shared
+            )
+        self.opt = torch.optim.Adam(
+            self.bridges.parameters(), lr=cfg.bridge.lr, weight_decay=cfg.bridge.weight_decay
+        )
+        self.policy = (
+            None
+            if cfg.weighting == "uniform" or n == 1
+            else PPOWeighting(cfg.mappo, n, k, cfg.weighting == "single-agent", self.gen)
+        )
+        self.history_: list[dict[str, Any]] = []
+
+    # ---- forward pieces -----------------------------------------------------------------
+
+    def embed(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        """(e [B, n, k], v [B, k])."""
+        u, x, mask, v = self.inputs.gather(users, items)
+        return self.bridges(u, x, mask), v
+
+    @staticmethod
+    def combine(e: Tensor, v: Tensor, w: Tensor) -> Tensor:
+        """y_hat = <sum_d w_d e^d, v>: [B, n, k], [B, k], [B, n] -> [B]."""
+        return ((w.unsqueeze(-1) * e).sum(1) * v).sum(-1)
+
+    def _weights(self, e: Tensor, v: Tensor, mode: str) -> Tensor:
+        b, n = e.shape[:2]
+        if mode == "uniform" or self.policy is None:
+            return torch.full((b, n), 1.0 / n)
+        if mode == "argmax":  # the release's warm-up: the best-scoring agent alone
+            return torch.nn.functional.one_hot((e * v.unsqueeze(1)).sum(-1).argmax(-1), n).float()
+        return self.policy.weights(v, e.detach())
+
+    # ---- training -----------------------------------------------------------------------
+
+    def bridge_epoch(self, data: Ratings, mode: str) -> float:
+        """One epoch of rating MSE on the bridges with weights from `mode` (policy fixed)."""
+        users, items = torch.as_tensor(data.user), torch.as_tensor(data.item)
+        y = torch.tensor(data.rating, dtype=torch.float32)
+        total = 0.0
+        for idx in _batches(len(y), self.cfg.batch_size, self.gen):
+            e, v = self.embed(users[idx], items[idx])
+            loss = (self.combine(e, v, self._weights(e, v, mode)) - y[idx]).pow(2).mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            total += loss.item() * len(idx)
+        return total / len(y)
+
+    @torch.no_grad()
+    def collect(self, data: Ratings, all_ones: bool = False) -> Rollout:
+        """One joint action per training rating (bridges fixed), reward -(y_hat - y)^2."""
+        assert self.policy is not None
+        users, items = torch.as_tensor(data.user), torch.as_tensor(data.item)
+        y = torch.tensor(data.rating, dtype=torch.float32)
+        parts: dict[str, list[Tensor]] = {k: [] for k in ("obs", "state", "z", "lp", "v", "r")}
+        chunks, start = [], 0
+        for idx in _batches(len(y), self.cfg.batch_size, self.gen):
+            e, v = self.embed(users[idx], items[idx])
+            obs, state, z, lp, val = self.policy.act(v, e, self.gen)
+            w = torch.ones_like(z) if all_ones else torch.softmax(z, -1)
+            r = -(self.combine(e, v, w) - y[idx]).pow(2)
+            for key, t in zip(parts, (obs, state, z, lp, val, r), strict=True):
+                parts[key].append(t)
+            chunks.append((start, start + len(idx)))
+            start += len(idx)
+        cat = {k: torch.cat(v) for k, v in parts.items()}
+        return Rollout(cat["obs"], cat["state"], cat["z"], cat["lp"], cat["v"], cat["r"], chunks)
+
+    def fit(self, train: Ratings, val: Ratings, test: Ratings | None = None,
+            rating_range: tuple[float, float] = (1.0, 5.0)) -> Marco:
+        """Warm-up, then alternate bridge and policy epochs; keep the `select_on` best epoch."""
+        cfg = self.cfg
+        best: tuple[float, Any] = (float("inf"), None)
+        for epoch in range(1, cfg.warmup_epochs + cfg.epochs + 1):
+            warm = epoch <= cfg.warmup_epochs
+            record: dict[str, Any] = {"epoch": epoch, "warmup": warm}
+            if warm:
+                record["train/mse"] = self.bridge_epoch(train, cfg.warmup)
+            else:
+                if self.policy is not None and cfg.initial_policy and epoch == cfg.warmup_epochs + 1:
+                    record.update({f"init/{k}": v for k, v in self.policy.update(
+                        self.collect(train, all_ones=True), self.gen).items()})
+                record["train/mse"] = self.bridge_epoch(train, "policy")
+                if self.policy is not None:
+                    ro = self.collect(train)
+                    record["train/reward"] = ro.reward.mean().item()
+                    record.update(self.policy.update(ro, self.gen))
+            for name, data in (("val", val), ("test", test)):
+                if data is not None and len(data):
+                    m = rating_metrics(self.predict(data.user, data.item), data.rating,
+                                       rating_range)
+                    record.update({f"{name}/{k}": v for k, v in m.items()})
+            self.history_.append(record)
+            candidate = not warm or self.policy is None
+            score = record.get(f"{cfg.select_on}/mae", float("nan"))
+            if candidate and (best[1] is None or score < best[0]):
+                best = (score, copy.deepcopy(self.state_dict()))
+        if best[1] is not None:
+            self.load_state_dict(best[1])
+        self.best_epoch_ = next(
+            (r["epoch"] for r in self.history_ if r.get(f"{cfg.select_on}/mae") == best[0]), None
+        )
+        return self
+
+    # ---- inference ----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_with_weights(
+        self, users: np.ndarray, items: np.ndarray, batch: int = 4096
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(y_hat [N], weights [N, n]) with deterministic weights."""
+        preds, weights = [], []
+        u_all, i_all = torch.as_tensor(users), torch.as_tensor(items)
+        for start in range(0, len(u_all), batch):
+            e, v = self.embed(u_all[start : start + batch], i_all[start : start + batch])
+            w = self._weights(e, v, "policy")
+            preds.append(self.combine(e, v, w))
+            weights.append(w)
+        if not preds:
+            return np.zeros(0, np.float32), np.zeros((0, self.inputs.n_agents), np.float32)
+        return torch.cat(preds).numpy(), torch.cat(weights).numpy()
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.predict_with_weights(users, items)[0]
+
+    def weight_summary(self, users: np.ndarray, items: np.ndarray) -> dict[str, Any]:
+        """Mean weight per agent and mean entropy of the joint weights on (users, items)."""
+        _, w = self.predict_with_weights(users, items)
+        ent = joint_entropy(torch.as_tensor(w)).mean().item() if len(w) else float("nan")
+        return {
+            "mean_weight": dict(zip(self.inputs.names, w.mean(0).tolist(), strict=True)),
+            "entropy": ent,
+            "max_entropy": float(np.log(w.shape[1])),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"bridges": self.bridges.state_dict()}
+        if self.policy is not None:
+            state["policy"] = self.policy.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.bridges.load_state_dict(state["bridges"])
+        if self.policy is not None:
+            self.policy.load_state_dict(state["policy"])

@@ -1,0 +1,11 @@
+"""HTTP serving of a trained interactive policy (extra `serve`): `rlrec serve RUN_DIR`.
+
+- `model.LoadedPolicy`: a trained IL-Rec (or baseline) policy loaded from a run directory, with
+  its id maps and batched top-k.
+- `app.create_app`: the FastAPI service (`/healthz`, `/metadata`, `/recommend`, bearer token).
+- `bench.bench_serve`: `rlrec bench serve`, a loopback load test beside the LLM expert's cost.
+"""
+
+from rlrec.serve.model import LoadedPolicy, Query
+
+__all__ = ["LoadedPolicy", "Query"]

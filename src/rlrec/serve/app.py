@@ -1,0 +1,173 @@
+"""The HTTP service of a trained policy (FastAPI).
+
+    GET  /healthz     {"status": "ok"}; no token needed (for load balancers and probes)
+    GET  /metadata    what is served: run, method, seed, catalogue size, window, limits
+    POST /recommend   {"user_id"?: id, "history"?: [{"item_id": id, "reward": r}, ...], "k"?: 10}
+                      -> {"user_id", "known_user", "k", "items": [{"item_id", "title", "score"}]}
+
+`/metadata` and `/recommend` need `Authorization: Bearer <token>`, the token being the value of
+the environment variable `token_env` when the app is made; a missing or wrong token is a 401.
+The token is never logged or echoed.
+
+Input errors are 4xx with a one-line `detail`, never a 500: malformed JSON 400; unknown user
+404; unknown item, k outside [1, max_k], a history longer than max_history, a reward that is not
+a finite number, or a wrongly typed field 422. `user_id` may be omitted (an anonymous user, served
+from the history alone); the history is oldest first, and only its last `window` pairs reach the
+network.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
+import hmac
+import os
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from rlrec import __version__
+from rlrec.errors import ConfigError
+from rlrec.serve.model import Batcher, LoadedPolicy, Query, UnknownId
+
+__all__ = ["RecommendRequest", "create_app"]
+
+Id = StrictInt | StrictStr  # 7 and "7" name the same id; 7.0 and true name none
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: Id = Field(description="raw item id of the catalogue")
+    reward: float = Field(allow_inf_nan=False, description="the user's reward for it")
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: Id | None = Field(None, description="a user of the training split; omit: anonymous")
+    history: list[HistoryItem] = Field(default_factory=list, description="recent, oldest first")
+    k: int = Field(10, description="how many items to return")
+
+
+class Recommended(BaseModel):
+    item_id: Id
+    title: str
+    score: float
+
+
+class RecommendResponse(BaseModel):
+    user_id: Id | None
+    known_user: bool
+    k: int
+    items: list[Recommended]
+
+
+def create_app(
+    model: LoadedPolicy, token_env: str = "RLREC_TOKEN", max_batch: int = 256
+) -> FastAPI:
+    """The service of `model`, protected by the bearer token in `$token_env` (ConfigError when
+    it is unset or empty)."""
+    token = os.environ.get(token_env, "")
+    if not token.strip():
+        raise ConfigError(
+            f"set the environment variable {token_env} to the bearer token clients must send"
+        )
+    expected = token.encode("utf-8")
+    batcher = Batcher(model, max_batch=max_batch)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="rlrec policy service",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.model = model
+    app.state.batcher = batcher
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        given = b"" if credentials is None else credentials.credentials.encode("utf-8")
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                status_code=401,
+                detail="missing or invalid bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, err: RequestValidationError) -> JSONResponse:
+        errors = err.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"detail": "malformed JSON body"}, status_code=400)
+        return JSONResponse({"detail": _describe(errors)}, status_code=422)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metadata", dependencies=[Depends(authorised)])
+    async def metadata() -> dict[str, Any]:
+        return {
+            **model.metadata(),
+            "version": __version__,
+            "batches": batcher.batches,
+            "queries": batcher.queries,
+        }
+
+    @app.post(
+        "/recommend", response_model=RecommendResponse, dependencies=[Depends(authorised)]
+    )
+    async def recommend(body: RecommendRequest) -> dict[str, Any]:
+        query = to_query(model, body)
+        items = await batcher.submit(query)
+        return {
+            "user_id": body.user_id,
+            "known_user": query.user >= 0,
+            "k": body.k,
+            "items": items,
+        }
+
+    return app
+
+
+def to_query(model: LoadedPolicy, body: RecommendRequest) -> Query:
+    """Validate a request against the model's ids and limits (HTTPException 404/422)."""
+    if not 1 <= body.k <= model.max_k:
+        raise HTTPException(422, f"k must be between 1 and {model.max_k}, got {body.k}")
+    if len(body.history) > model.max_history:
+        raise HTTPException(
+            422, f"history too long: {len(body.history)} items, at most {model.max_history}"
+        )
+    try:
+        user = model.user_row(body.user_id)
+    except UnknownId as err:
+        raise HTTPException(404, f"{err}: not a user of the policy; omit user_id to serve an "
+                                 "anonymous user from the history") from None  # fmt: skip
+    try:
+        items = np.array([model.item_column(h.item_id) for h in body.history], dtype=np.int64)
+    except UnknownId as err:
+        raise HTTPException(422, f"history: {err}") from None
+    rewards = np.array([h.reward for h in body.history], dtype=np.float32)
+    return Query(user=user, items=items, rewards=rewards, k=body.k)
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    """One line: `history.2.reward: Input should be a finite number; k: ...`."""
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
