@@ -376,22 +376,11 @@ def demos_generate(
     overrides: Overrides = None,
 ) -> None:
     """Let the LLM expert (`llm`, `agent` sections) write demonstrations on the world model."""
-    import numpy as np
-
-    from rlrec.experiment import world_stages
-    from rlrec.interactive.env import QuitConfig
-    from rlrec.interactive.llm.generate import build_agent, generate_demos
+    from rlrec.experiment import demos_stage, world_stages
 
     cfg = _experiment(config, overrides)
     run, _ds, world = world_stages(cfg)
-    rng = np.random.default_rng(cfg.seed)
-    rows = rng.permutation(len(world.users["train"]))
-    rows = rows if users is None else rows[:users]
-    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
-    quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
-    path = out or run.dir / "demos" / f"{cfg.agent.mode}-{cfg.agent.actor_mode}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result = generate_demos(world, agent, path, users=rows.tolist(), quit=quit)
+    path, result = demos_stage(cfg, run, world, users, out)
     typer.echo(json.dumps(result, indent=2, default=str))
     _echo_demos(path)
 

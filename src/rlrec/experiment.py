@@ -121,6 +121,28 @@ def world_stages(cfg: ExperimentConfig) -> tuple[Run, Dataset, WorldModel]:
     return run, ds, worldmodel_stage(cfg, ds, run)
 
 
+def demos_stage(
+    cfg: ExperimentConfig, run: Run, world: WorldModel, users: int | None, out: Path | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Let the LLM expert write demonstrations for the first `users` train users (a seeded
+    order; all if None) into `out` (default `study.demos` or <run>/demos/<mode>-<actor>.jsonl).
+    The store resumes by itself: users already finished are skipped, so this always runs."""
+    import numpy as np
+
+    from rlrec.interactive.env import QuitConfig
+    from rlrec.interactive.llm.generate import build_agent, generate_demos
+    from rlrec.interactive.study import demos_path
+
+    rows = np.random.default_rng(cfg.seed).permutation(len(world.users["train"]))
+    rows = rows if users is None else rows[:users]
+    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
+    # BiLLP's LLM environment: no quit check on the first step (ilrec.md §3.3)
+    quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
+    path = out or demos_path(cfg, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path, generate_demos(world, agent, path, users=rows.tolist(), quit=quit)
+
+
 def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str, float]:
     """Mean episode length on the standard test users of unguarded random and greedy policies:
     how the simulator's quit rule treats a naive policy (compare BiLLP: agents last ~8-17 turns).

@@ -72,11 +72,14 @@ PARITY_DISCRIMINATOR_EVERY = 5000
 
 
 class ILRecConfig(Config):
-    """IL-Rec's hyper-parameters. The update schedule draws as many samples per episode as the
-    release (8 for the critic, 8 for the policy: updates x batch / episodes per iteration), in
-    fewer, larger batches; small worlds learn faster with more, smaller updates. Defaults: the paper's best Amazon-Book values (beta 1,
-    alpha 0.25, alpha_ent 0.1, lambda_imit 0.5, logit clamp 1); for Steam use beta 10,
-    alpha 0.5, lambda_imit 0.25, logit_clamp 15 (ilrec.md §7.3, §8)."""
+    """IL-Rec's hyper-parameters.
+
+    Defaults: the paper's best Amazon-Book values (beta 1, alpha 0.25, alpha_ent 0.1,
+    lambda_imit 0.5, logit clamp 1); for Steam use beta 10, alpha 0.5, lambda_imit 0.25,
+    logit_clamp 15 (ilrec.md §7.3, §8). The update schedule draws as many samples per episode
+    as the release (8 for the critic, 8 for the policy: updates x batch / episodes per
+    iteration), in fewer, larger batches; small worlds learn faster with more, smaller
+    updates."""
 
     mode: Literal["paper", "parity"] = Field(
         "paper", description="paper: the method done properly; parity: the release's behaviour"
