@@ -252,6 +252,37 @@ def experiment_ilrec(config: ConfigFile = None, overrides: Overrides = None) -> 
     typer.echo(f"\nresults: {run.dir / 'results'}/results.{{md,csv,json}}, curves_*.png")
 
 
+@app.command("quickstart")
+def quickstart(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """Both methods on MovieLens-100K with the real LLM, then the report (`make demo`)."""
+    from rlrec.quickstart import run_quickstart
+
+    cfg = _experiment(config or Path("configs/quickstart.yaml"), overrides)
+    path = run_quickstart(cfg, echo=lambda text: typer.echo(text, err=True))
+    typer.echo(f"report: {path}")
+
+
+@app.command("report")
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory (runs/<name>)")],
+) -> None:
+    """Re-render a run's report (report.md, figures, report.json) from its files."""
+    from rlrec.report import render_report
+
+    typer.echo(f"report: {render_report(run_dir)}")
+
+
+@app.command("compare")
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="first run directory")],
+    run_b: Annotated[Path, typer.Argument(help="second run directory")],
+) -> None:
+    """Two runs' tables side by side (Markdown)."""
+    from rlrec.report import compare_runs
+
+    typer.echo(compare_runs(run_a, run_b))
+
+
 @bench_app.command("env")
 def bench_env_cmd(
     out: Annotated[Path, typer.Option("--out", help="JSON file to write")] = Path(

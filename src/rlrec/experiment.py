@@ -59,6 +59,9 @@ class ExperimentConfig(Config):
     agent: AgentConfig = Field(
         default_factory=AgentConfig, description="the LLM expert that writes demonstrations"
     )
+    demo_users: int | None = Field(
+        None, ge=1, description="train users the LLM expert writes demonstrations for (all: null)"
+    )
     ilrec: ILRecConfig = Field(default_factory=ILRecConfig, description="IL-Rec's learner")
     baselines: BaselinesConfig = Field(
         default_factory=BaselinesConfig, description="the learned RL baselines"
