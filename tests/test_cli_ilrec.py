@@ -87,6 +87,16 @@ def test_ilrec_commands_and_the_experiment_table(tmp_path):
     rerun = json.loads((run_dir / "results" / "results.json").read_text())
     assert [r["R_traj"] for r in rerun[:-1]] == [r["R_traj"] for r in rows[:-1]]
 
+    done = rlrec("report", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    report = (run_dir / "report.md").read_text()
+    assert "## IL-Rec" in report and "| il-rec w/o w |" in report and "## What was run" in report
+    for figure in json.loads((run_dir / "report.json").read_text())["figures"].values():
+        assert (run_dir / figure).stat().st_size > 1000 and f"]({figure})" in report
+    done = rlrec("compare", str(run_dir), str(run_dir))
+    assert done.returncode == 0 and "R_traj (sim)" in done.stdout
+    assert_user_error(rlrec("report", str(tmp_path / "nope")), "not a run directory")
+
 
 def test_study_errors_come_before_training(tmp_path):
     common = (*COMMON, f"runs_dir={tmp_path}", "worldmodel.n_ensemble=1")
