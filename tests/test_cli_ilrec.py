@@ -6,8 +6,7 @@ import json
 import numpy as np
 
 from rlrec.interactive.demos import DemoStore
-from rlrec.interactive.env import VectorRecEnv
-from rlrec.interactive.rollout import rollout
+from rlrec.interactive.offline_data import scripted_demos
 from rlrec.interactive.worldmodel import WorldModel
 from tests.test_cli import assert_user_error, rlrec
 
@@ -25,15 +24,7 @@ COMMON = (
 def write_expert_demos(run_dir, n_users=12):
     """A scripted expert's episodes, in the store `rlrec demos generate` would write."""
     world = WorldModel.load(run_dir / "worldmodel")
-    rewards = world.rewards["train"]
-
-    def act(users, items, _rewards):
-        scores = rewards[users].copy()
-        for row, window in enumerate(items):
-            scores[row, window[window >= 0]] = -np.inf
-        return scores.argmax(1)
-
-    t = rollout(VectorRecEnv.from_world(world, "train"), np.arange(n_users), act).transitions
+    t = scripted_demos(world, np.arange(n_users))
     header = {"backend": "scripted", "model": "best-item", "params": {"window": 4}}
     path = run_dir / "demos" / "billp-generate.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

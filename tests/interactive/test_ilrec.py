@@ -15,6 +15,7 @@ from rlrec.interactive.irl import (
     log_density_ratio,
     state_action_text,
 )
+from rlrec.interactive.offline_data import scripted_demos
 from rlrec.interactive.rollout import rollout
 from rlrec.interactive.synthetic_world import synthetic_world
 from rlrec.interactive.training import fit
@@ -36,21 +37,9 @@ def world():
     return synthetic_world(n_users=100, n_items=80, quality=1.0, seed=0)
 
 
-def expert_demos(world, n_users=40, noise=0.3, seed=0):
-    """A scripted, imperfect expert (ilrec.md §17.2 item 4): the best item by the true train
-    reward plus noise, never an item of its window."""
-    rng = np.random.default_rng(seed)
-    rewards = world.rewards["train"]
-
-    def act(users, items, _rewards):
-        scores = rewards[users] + rng.normal(0, noise * 5, (len(users), world.n_items))
-        rows = np.repeat(np.arange(len(users)), items.shape[1])
-        valid = items.reshape(-1) >= 0
-        scores[rows[valid], items.reshape(-1)[valid]] = -np.inf
-        return scores.argmax(1)
-
-    env = VectorRecEnv.from_world(world, "train")
-    return rollout(env, np.arange(n_users), act).transitions
+def expert_demos(world, n_users=40, noise=1.5, seed=0):
+    """The scripted, imperfect expert (ilrec.md §17.2 item 4)."""
+    return scripted_demos(world, np.arange(n_users), noise, seed)
 
 
 def random_policy_pairs(world, n_episodes=210, seed=0):

@@ -24,27 +24,11 @@ import torch
 from tqdm import tqdm
 
 from rlrec.bench import machine_info
-from rlrec.interactive.env import VectorRecEnv
 from rlrec.interactive.evaluate import Observation
 from rlrec.interactive.ilrec import ILRec, ILRecConfig
-from rlrec.interactive.rollout import TorchPolicy, rollout
+from rlrec.interactive.offline_data import scripted_demos
+from rlrec.interactive.rollout import TorchPolicy
 from rlrec.interactive.synthetic_world import synthetic_world
-from rlrec.interactive.transitions import Transitions
-
-
-def scripted_demos(world: Any, n_users: int, seed: int = 0) -> Transitions:
-    """Episodes of the scripted expert on the first `n_users` train rows."""
-    rewards = world.rewards["train"]
-
-    def act(users: np.ndarray, items: np.ndarray, _r: np.ndarray) -> np.ndarray:
-        scores = rewards[users].copy()
-        rows = np.repeat(np.arange(len(users)), items.shape[1])
-        seen = items.reshape(-1)
-        scores[rows[seen >= 0], seen[seen >= 0]] = -np.inf
-        return scores.argmax(1)
-
-    env = VectorRecEnv.from_world(world, "train")
-    return rollout(env, np.arange(min(n_users, len(rewards))), act).transitions
 
 
 def bench_ilrec(
@@ -60,7 +44,7 @@ def bench_ilrec(
         n_users, n_items, rank=8, quality=1.0, test_fraction=1_049 / 3_109, seed=seed
     )
     world.distances("train")  # computed once, outside the timing
-    demos = scripted_demos(world, 100, seed)
+    demos = scripted_demos(world, np.arange(100), seed=seed)
     cfg = ILRecConfig(train_episodes=warmup + episodes)
     learner = ILRec(world, cfg, seed, demos)
 

@@ -4,6 +4,9 @@
   sessions of a logging policy (what BiLLP / DORL's offline baselines learn from). Each user's
   history is cut into episodes of at most `max_turns` steps; rewards are the world model's train
   rewards of the logged items, so logged and simulated states speak the same scale.
+- `scripted_demos`: the scripted surrogate expert of ilrec.md §17.2 item 4, for worlds without
+  an LLM (tests, benchmarks): the best item by the true train reward plus Gaussian noise, never
+  an item of its window.
 - `demo_transitions`: a demonstration store (LLM expert or imported BiLLP trajectories) as
   transitions, with the release's conventions (ilrec.md §5.3): the quit step is kept, rewards
   are replaced by the train-matrix world-model reward, and the state windows are rebuilt from
@@ -47,6 +50,26 @@ def logged_transitions(
     episodes = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1
     rewards = world.rewards["train"][rows, cols]
     return windows_from_episodes(rows, cols, rewards, episodes, window)
+
+
+def scripted_demos(
+    world: WorldModel, users: np.ndarray, noise: float = 0.0, seed: int = 0
+) -> Transitions:
+    """One episode per train row in `users` of the scripted expert (noise: the std of the
+    Gaussian added to the 0-5 rewards before the argmax)."""
+    from rlrec.interactive.env import VectorRecEnv
+    from rlrec.interactive.rollout import rollout
+
+    rng = np.random.default_rng(seed)
+    rewards = world.rewards["train"]
+
+    def act(rows: np.ndarray, items: np.ndarray, _rewards: np.ndarray) -> np.ndarray:
+        scores = rewards[rows] + (rng.normal(0, noise, (len(rows), world.n_items)) if noise else 0)
+        seen = items >= 0
+        scores[np.nonzero(seen)[0], items[seen]] = -np.inf
+        return scores.argmax(1)
+
+    return rollout(VectorRecEnv.from_world(world, "train"), np.asarray(users), act).transitions
 
 
 @dataclass
