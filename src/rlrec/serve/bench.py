@@ -4,25 +4,28 @@
    random token, so the server and the load clients do not share one interpreter.
 2. `concurrency` clients (one asyncio task and one keep-alive connection each) send `requests`
    POST /recommend between them: train users of the world model in a seeded order, each with a
-   random recent history of `history` (item, reward) pairs. Every request is timed end to end
-   on the client; any status other than 200, or a failed connection, is an error.
+   random recent history of `history` (item, reward) pairs, after `warmup` uncounted ones.
+   Every request is timed end to end on the client; any status other than 200, a 200 without
+   items, or a failed connection is an error. The server reports the seconds its policy passes
+   took, hence the compute per request without HTTP (`policy_ms_per_request`).
 3. The server stops; then the LLM expert of the run's `llm` / `agent` config takes `llm_steps`
    steps (act + critic) in the train environment on the first users of the same stream. Its
    per-step LLM seconds are those the backend reports (for a cached answer, what the original
    call cost: the figure describes the method, not how warm the cache was); the wall-clock
    seconds measured now are reported beside them.
 
-Both figures come from one run on one machine, so their ratio is meaningful.
+Both figures come from one run on one machine, so their ratios are meaningful: LLM seconds per
+step over the policy's p50 and p99 request latency under load, and over its compute per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing as mp
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,11 +51,13 @@ def bench_serve(
     history: int = 4,
     llm_steps: int = 8,
     overrides: list[str] | None = None,
+    warmup: int = 200,
     agent: Any = None,
     ready_timeout_s: float = 600.0,
 ) -> dict[str, Any]:
     """Load-test the service of `run_dir`'s trained `method` and measure the LLM expert (built
-    from the run's config plus `overrides`, or `agent` when given; `llm_steps=0`: skip it)."""
+    from the run's config plus `overrides`, or `agent` when given; `llm_steps=0`: skip it).
+    `warmup` requests go first and are not counted."""
     from rlrec.config import load_config
     from rlrec.experiment import ExperimentConfig
     from rlrec.interactive.worldmodel import WorldModel
@@ -71,22 +76,25 @@ def bench_serve(
     server = _start_server(run_dir, method, seed, port, token)
     try:
         _wait_ready(f"http://127.0.0.1:{port}/healthz", server, ready_timeout_s)
-        result = asyncio.run(load_test(f"http://127.0.0.1:{port}", token, bodies, concurrency))
+        if warmup:  # first passes, connections: not what a running service costs
+            asyncio.run(load_test("127.0.0.1", port, token, bodies[:warmup], concurrency))
+        before = _get_json(f"http://127.0.0.1:{port}/metadata", token)
+        result = asyncio.run(load_test("127.0.0.1", port, token, bodies, concurrency))
         meta = _get_json(f"http://127.0.0.1:{port}/metadata", token)
     finally:
-        server.terminate()
-        server.join(10)
-        if server.is_alive():
-            server.kill()
+        _stop_server(server)
     out: dict[str, Any] = {
         "bench": "serve",
         "machine": machine_info(),
         "served": {k_: meta[k_] for k_ in ("run", "method", "seed", "policy", "n_items")},
-        "load": {**result, "concurrency": concurrency, "k": k, "history": history},
-        "batching": {
-            "passes": meta["batches"],
-            "mean_batch": meta["queries"] / max(meta["batches"], 1),
+        "load": {
+            **result,
+            "concurrency": concurrency,
+            "k": k,
+            "history": history,
+            "warmup_requests": warmup,
         },
+        "batching": _batching(before, meta),
     }
     if llm_steps > 0:
         if agent is None:
@@ -94,19 +102,32 @@ def bench_serve(
 
             agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
         expert = measure_expert(world, agent, users, llm_steps, cfg.evaluation.quit)
-        policy_s = result["latency_ms"]["p50"] / 1000
+        step_s = expert["latency_s_per_step"]
+        compute_ms = out["batching"]["policy_ms_per_request"]
         out["llm_expert"] = {
             **expert,
             "backend": agent.backend.name,
             "model": agent.backend.model_name,
             "mode": agent.cfg.mode,
         }
-        out["ratio"] = {
-            "llm_step_over_policy_p50": expert["latency_s_per_step"] / policy_s,
-            "llm_step_over_policy_p99": expert["latency_s_per_step"]
-            / (result["latency_ms"]["p99"] / 1000),
+        out["ratio"] = {  # LLM seconds per step / policy seconds per request
+            "llm_step_over_policy_p50": step_s / (result["latency_ms"]["p50"] / 1000),
+            "llm_step_over_policy_p99": step_s / (result["latency_ms"]["p99"] / 1000),
+            "llm_step_over_policy_compute": step_s / (compute_ms / 1000) if compute_ms else None,
         }
     return out
+
+
+def _batching(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+    """Policy passes of the counted requests: how many, their mean batch, compute per request."""
+    passes = after["batches"] - before["batches"]
+    queries = after["queries"] - before["queries"]
+    seconds = after["policy_seconds"] - before["policy_seconds"]
+    return {
+        "passes": passes,
+        "mean_batch": queries / max(passes, 1),
+        "policy_ms_per_request": 1000 * seconds / max(queries, 1),
+    }
 
 
 def request_bodies(
@@ -130,35 +151,50 @@ def request_bodies(
 
 
 async def load_test(
-    base_url: str, token: str, bodies: list[bytes], concurrency: int
+    host: str, port: int, token: str, bodies: list[bytes], concurrency: int
 ) -> dict[str, Any]:
     """Send every body to POST /recommend from `concurrency` clients; latency percentiles (ms),
-    throughput (requests/s over the whole run) and the errors by kind."""
-    import httpx
+    throughput (requests/s over the whole run) and the errors by kind.
 
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    Each client is one keep-alive HTTP/1.1 connection written directly on asyncio streams: a
+    general client (httpx) spends more CPU per request than the server, on the same machine."""
+    head = (
+        f"POST /recommend HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: "
+    ).encode()
     latencies = np.zeros(len(bodies))
     errors: dict[str, int] = {}
     next_index = iter(range(len(bodies)))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
+        reader = writer = None
         for i in next_index:
             start = time.perf_counter()
+            kind = None
             try:
-                response = await http.post("/recommend", content=bodies[i], headers=headers)
-                ok = response.status_code == 200
-                kind = f"http {response.status_code}"
-            except httpx.HTTPError as err:
-                ok, kind = False, type(err).__name__
+                async with asyncio.timeout(60):
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection(host, port)
+                    writer.write(b"%s%d\r\n\r\n%s" % (head, len(bodies[i]), bodies[i]))
+                    status, body, close = await read_response(reader)
+                if status != 200:
+                    kind = f"http {status}"
+                elif b'"items"' not in body:
+                    kind = "200 without items"
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as err:
+                kind, close = type(err).__name__, True
             latencies[i] = time.perf_counter() - start
-            if not ok:
+            if kind is not None:
                 errors[kind] = errors.get(kind, 0) + 1
+            if close and writer is not None:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as http:
-        start = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    seconds = time.perf_counter() - start
     ms = latencies * 1000
     return {
         "requests": len(bodies),
@@ -172,6 +208,23 @@ async def load_test(
             "max": float(ms.max()),
         },
     }
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, server closes) of one HTTP/1.1 response with a Content-Length."""
+    lines = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length, close = None, False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+    if length is None:
+        raise ValueError("response without Content-Length")
+    return status, await reader.readexactly(length), close
 
 
 def measure_expert(
@@ -213,44 +266,53 @@ def measure_expert(
 # -- the server process --------------------------------------------------------------------------
 
 
-def _serve_process(run_dir: str, method: str, seed: int | None, port: int, token: str) -> None:
+def serve_child() -> None:
+    """The server process: `python -c ... RUN_DIR METHOD SEED PORT`, token in $RLREC_BENCH_TOKEN
+    (a plain subprocess, not multiprocessing: `python -m rlrec` would be re-run by a spawn)."""
     import uvicorn
 
+    from rlrec.errors import RlrecError
     from rlrec.runtime import apply_threads
     from rlrec.serve.app import create_app
     from rlrec.serve.model import LoadedPolicy
 
-    from rlrec.errors import RlrecError
-
+    run_dir, method, seed, port = sys.argv[1:5]
     apply_threads()
-    os.environ[TOKEN_ENV] = token
     try:
-        app = create_app(LoadedPolicy.from_run(run_dir, method, seed), token_env=TOKEN_ENV)
+        model = LoadedPolicy.from_run(run_dir, method, int(seed) if seed else None)
+        app = create_app(model, token_env=TOKEN_ENV)
     except RlrecError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
 
 
 def _start_server(
     run_dir: Path, method: str, seed: int | None, port: int, token: str
-) -> mp.process.BaseProcess:
-    ctx = mp.get_context("spawn")  # a clean interpreter: no torch threads inherited
-    process = ctx.Process(
-        target=_serve_process, args=(str(run_dir), method, seed, port, token), daemon=True
-    )
-    process.start()
-    return process
+) -> subprocess.Popen:
+    code = "from rlrec.serve.bench import serve_child; serve_child()"
+    args = [str(run_dir), method, "" if seed is None else str(seed), str(port)]
+    env = {**os.environ, TOKEN_ENV: token}  # not on the command line, where `ps` shows it
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env)
 
 
-def _wait_ready(url: str, process: mp.process.BaseProcess, timeout_s: float) -> None:
+def _stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout_s: float) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not process.is_alive():
+        if process.poll() is not None:
             raise DataError(
-                f"the policy server exited with status {process.exitcode} on start (see above)"
+                f"the policy server exited with status {process.returncode} on start (see above)"
             )
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
@@ -273,4 +335,3 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-

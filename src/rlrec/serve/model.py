@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +190,7 @@ class Batcher:
         self.max_batch = max_batch
         self.batches = 0
         self.queries = 0
+        self.busy_s = 0.0  # wall seconds inside `recommend`
         self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlrec-policy")
@@ -210,6 +212,13 @@ class Batcher:
         await self._queue.put((query, future))
         return await future
 
+    def _timed(self, queries: list[Query]) -> list[list[dict[str, Any]]]:
+        start = time.perf_counter()
+        try:
+            return self.model.recommend(queries)
+        finally:
+            self.busy_s += time.perf_counter() - start
+
     async def _loop(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
@@ -219,7 +228,7 @@ class Batcher:
                 batch.append(self._queue.get_nowait())
             queries = [q for q, _ in batch]
             try:
-                answers = await loop.run_in_executor(self._pool, self.model.recommend, queries)
+                answers = await loop.run_in_executor(self._pool, self._timed, queries)
             except Exception as err:  # a bug, not the user's input (validated before)
                 log.exception("policy pass failed")
                 for _, future in batch:

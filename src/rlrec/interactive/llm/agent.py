@@ -29,7 +29,6 @@ hit if score < critic_threshold (0.01).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -258,12 +257,11 @@ class LLMAgent:
         """The candidate whose `recommend[title]` has the highest log-likelihood (the first
         candidate, a seeded random item, when the backend cannot score)."""
         actions = [prompts.ACTION_FORMAT.format(title=self.titles[c]) for c in candidates]
-        start = time.perf_counter()
-        try:
-            scores = self.backend.score(prompt, actions)
+        try:  # the original call's latency, cached or not (as for chat answers)
+            scores, latency = self.backend.score_with_latency(prompt, actions)
         except RlrecError:
             return candidates[0]
-        cost.latency += time.perf_counter() - start
+        cost.latency += latency
         cost.tokens += sum(self.backend.count_tokens(m["content"]) for m in prompt)
         cost.tokens += sum(self.backend.count_tokens(a) for a in actions)
         return candidates[int(np.argmax(scores))]

@@ -143,11 +143,17 @@ class Backend(abc.ABC):
 
     def score(self, messages: list[Message], continuations: list[str]) -> list[float]:
         """Total log-likelihood (nats) of each continuation as the answer to `messages`."""
+        return self.score_with_latency(messages, continuations)[0]
+
+    def score_with_latency(
+        self, messages: list[Message], continuations: list[str]
+    ) -> tuple[list[float], float]:
+        """(`score`, the original call's latency in seconds, also for a cache hit)."""
         request = self.request("score", messages, {"continuations": list(continuations)})
         response, _ = self._cached(
             request, lambda: {"scores": self._score(messages, list(continuations))}
         )
-        return [float(s) for s in response["scores"]]
+        return [float(s) for s in response["scores"]], float(response.get("latency_s", 0.0))
 
     def request(self, kind: str, messages: list[Message], params: dict[str, Any]) -> dict:
         """The cache-key fields of one call (no secrets)."""

@@ -1,0 +1,46 @@
+"""The serving and scale-out commands as the CLI registers them (typer), on the trained run."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rlrec import serve_cli
+from rlrec.errors import ConfigError
+
+
+def app() -> typer.Typer:
+    cli = typer.Typer()
+    for name in ("serve", "bench_serve", "sweep", "demos_generate_ray"):
+        cli.command(name.replace("_", "-"))(getattr(serve_cli, name))
+    return cli
+
+
+def test_every_command_has_help():
+    for command in ("serve", "bench-serve", "sweep", "demos-generate-ray"):
+        done = CliRunner().invoke(app(), [command, "--help"])
+        assert done.exit_code == 0 and "Usage" in done.output
+
+
+def test_serve_needs_the_token_and_a_trained_policy(run_dir, monkeypatch):
+    monkeypatch.delenv("RLREC_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="RLREC_TOKEN"):
+        serve_cli.serve(run_dir)
+    monkeypatch.setenv("RLREC_TOKEN", "t")
+    with pytest.raises(Exception, match="no trained dqn"):
+        serve_cli.serve(run_dir, method="dqn")
+    with pytest.raises(Exception, match="not a run directory"):
+        serve_cli.serve(run_dir / "nope")
+
+
+def test_sweep_command_writes_the_table(run_dir):
+    args = ["sweep", "-c", str(run_dir / "config.yaml"), "--seeds", "0", "--name", "cli",
+            "--grid", "ilrec.train_episodes=32,64"]  # fmt: skip
+    done = CliRunner().invoke(app(), args)
+    assert done.exit_code == 0, done.output
+    assert "ilrec.train_episodes=64" in done.output
+    assert (run_dir / "sweeps" / "cli" / "results.md").is_file()
+    assert serve_cli.parse_grid(["a.b=1,x,0.5"]) == {"a.b": [1, "x", 0.5]}
+    with pytest.raises(ConfigError, match="key=v1,v2"):
+        serve_cli.parse_grid(["ilrec.lr"])
