@@ -11,8 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test lint format clean
 
 demo: $(VENV)/.installed
-	$(BIN)/rlrec data prepare --config configs/quickstart.yaml
-	$(BIN)/rlrec evaluate --config configs/quickstart.yaml
+	$(BIN)/rlrec quickstart --config configs/quickstart.yaml
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
