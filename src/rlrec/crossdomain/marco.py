@@ -21,8 +21,9 @@ The same trainer runs the ablations / baselines by configuration:
 the target-self agent, one shared bridge, the concatenated sequence (maxlen 300, id-0 masking),
 the argmax global state, the degenerate size-1 Categorical (zero PPO gradient), GAE over the
 mini-batch pseudo-trajectory (gamma = lambda = 0.99), one Adam step per mini-batch, the all-ones
-initial action phase, the 1-epoch hard-argmax warm-up, the release's actor sizes and lr, and
-best-epoch-on-test selection.
+initial action phase, the 1-epoch hard-argmax warm-up and the release's actor sizes and lr.
+The release's best-epoch-on-test is reported beside the validation choice (methods.py,
+`best_on_test`), never as the main number; `select_on: test` restores the test-best epoch.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class MarcoConfig(Config):
         "uniform", description="warm-up weights: 1/n, or the release's hard argmax"
     )
     initial_policy: bool = Field(False, description="the release's all-ones initial-action phase")
+    bridge_weights: Literal["sampled", "mean"] = Field(
+        "sampled", description="bridge-phase weights: joint actions sampled from the fixed "
+        "policy, or its mean softmax(mu) (the release)",
+    )
     epochs: int = Field(10, ge=1, description="alternating bridge / policy epochs")
     batch_size: int = Field(128, ge=2, description="ratings per bridge step / collection batch")
     select_on: Literal["val", "test"] = Field(
@@ -74,13 +79,26 @@ def parity_config(cfg: MarcoConfig) -> MarcoConfig:
     """`cfg` with every setting of the released code (see module doc)."""
     data = cfg.model_dump()
     data.update(
-        weighting="mappo", agents="parity", target_self=True, warmup_epochs=1, warmup="argmax",
-        initial_policy=True, epochs=5, select_on="test",
+        weighting="mappo",
+        agents="parity",
+        target_self=True,
+        warmup_epochs=1,
+        warmup="argmax",
+        initial_policy=True,
+        epochs=5,
+        bridge_weights="mean",
     )
     data["bridge"].update(shared=True)
     data["mappo"].update(
-        policy="degenerate", advantage="gae-batch", global_state="argmax", agent_id=False,
-        hidden=10, lr=1e-2, max_grad_norm=None, ppo_epochs=1,
+        policy="degenerate",
+        advantage="gae-batch",
+        global_state="argmax",
+        agent_id=False,
+        hidden=10,
+        lr=1e-2,
+        max_grad_norm=None,
+        ppo_epochs=1,
+        mean_action_baseline=False,
     )
     return MarcoConfig.model_validate(data)
 
@@ -131,6 +149,8 @@ class Marco:
             return torch.full((b, n), 1.0 / n)
         if mode == "argmax":  # the release's warm-up: the best-scoring agent alone
             return torch.nn.functional.one_hot((e * v.unsqueeze(1)).sum(-1).argmax(-1), n).float()
+        if mode == "sampled":
+            return torch.softmax(self.policy.act(v, e.detach(), self.gen)[2], -1)
         return self.policy.weights(v, e.detach())
 
     # ---- training -----------------------------------------------------------------------
@@ -162,6 +182,8 @@ class Marco:
             obs, state, z, lp, val = self.policy.act(v, e, self.gen)
             w = torch.ones_like(z) if all_ones else torch.softmax(z, -1)
             r = -(self.combine(e, v, w) - y[idx]).pow(2)
+            if self.cfg.mappo.mean_action_baseline:
+                r = r + (self.combine(e, v, self.policy.weights(v, e)) - y[idx]).pow(2)
             for key, t in zip(parts, (obs, state, z, lp, val, r), strict=True):
                 parts[key].append(t)
             chunks.append((start, start + len(idx)))
@@ -169,8 +191,13 @@ class Marco:
         cat = {k: torch.cat(v) for k, v in parts.items()}
         return Rollout(cat["obs"], cat["state"], cat["z"], cat["lp"], cat["v"], cat["r"], chunks)
 
-    def fit(self, train: Ratings, val: Ratings, test: Ratings | None = None,
-            rating_range: tuple[float, float] = (1.0, 5.0)) -> Marco:
+    def fit(
+        self,
+        train: Ratings,
+        val: Ratings,
+        test: Ratings | None = None,
+        rating_range: tuple[float, float] = (1.0, 5.0),
+    ) -> Marco:
         """Warm-up, then alternate bridge and policy epochs; keep the `select_on` best epoch."""
         cfg = self.cfg
         best: tuple[float, Any] = (float("inf"), None)
@@ -180,18 +207,31 @@ class Marco:
             if warm:
                 record["train/mse"] = self.bridge_epoch(train, cfg.warmup)
             else:
-                if self.policy is not None and cfg.initial_policy and epoch == cfg.warmup_epochs + 1:
-                    record.update({f"init/{k}": v for k, v in self.policy.update(
-                        self.collect(train, all_ones=True), self.gen).items()})
-                record["train/mse"] = self.bridge_epoch(train, "policy")
+                if (
+                    self.policy is not None
+                    and cfg.initial_policy
+                    and epoch == cfg.warmup_epochs + 1
+                ):
+                    record.update(
+                        {
+                            f"init/{k}": v
+                            for k, v in self.policy.update(
+                                self.collect(train, all_ones=True), self.gen
+                            ).items()
+                        }
+                    )
+                record["train/mse"] = self.bridge_epoch(
+                    train, "sampled" if cfg.bridge_weights == "sampled" else "policy"
+                )
                 if self.policy is not None:
                     ro = self.collect(train)
-                    record["train/reward"] = ro.reward.mean().item()
+                    record["train/policy_reward"] = ro.reward.mean().item()  # minus baseline if on
                     record.update(self.policy.update(ro, self.gen))
             for name, data in (("val", val), ("test", test)):
                 if data is not None and len(data):
-                    m = rating_metrics(self.predict(data.user, data.item), data.rating,
-                                       rating_range)
+                    m = rating_metrics(
+                        self.predict(data.user, data.item), data.rating, rating_range
+                    )
                     record.update({f"{name}/{k}": v for k, v in m.items()})
             self.history_.append(record)
             candidate = not warm or self.policy is None

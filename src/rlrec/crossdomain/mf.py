@@ -53,9 +53,7 @@ class MF:
         return {"user": self.user, "item": self.item}
 
 
-def fit_mf(
-    ratings: Ratings, n_users: int, n_items: int, cfg: MFConfig, seed: int
-) -> MF:
+def fit_mf(ratings: Ratings, n_users: int, n_items: int, cfg: MFConfig, seed: int) -> MF:
     """Fit MF on `ratings` (global user ids, item ids < n_items), seeded by `seed`."""
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -68,7 +66,7 @@ def fit_mf(
     y = torch.tensor(ratings.rating, dtype=torch.float32)
     n = len(y)
     perm = torch.as_tensor(rng.permutation(n))
-    n_hold = int(round(cfg.holdout * n)) if n >= 20 else 0
+    n_hold = round(cfg.holdout * n) if n >= 20 else 0
     hold, train = perm[:n_hold], perm[n_hold:]
     opt = torch.optim.Adam([user, item], lr=cfg.lr)
     best = (float("inf"), user.detach().clone(), item.detach().clone(), 0)
