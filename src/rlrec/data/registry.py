@@ -55,9 +55,9 @@ class DatasetSpec:
 @functools.cache
 def registry() -> dict[str, DatasetSpec]:
     """All known datasets by name (built on first use: the loaders import this module)."""
-    from rlrec.data import amazon, billp, movielens, synthetic
+    from rlrec.data import amazon, billp, movielens, ratings_csv, synthetic
 
-    specs = [movielens.SPEC, *billp.SPECS, amazon.SPEC, *synthetic.specs()]
+    specs = [movielens.SPEC, *billp.SPECS, amazon.SPEC, ratings_csv.SPEC, *synthetic.specs()]
     return {s.name: s for s in specs}
 
 
