@@ -48,16 +48,19 @@ app.add_typer(baselines_app, name="baselines")
 app.add_typer(experiment_app, name="experiment")
 
 
-def _register_serving() -> None:
-    """`rlrec serve`, `rlrec bench serve`, `rlrec sweep` (their home: `rlrec.serve_cli`)."""
+def _register_other_commands() -> None:
+    """`rlrec serve`, `bench serve`, `sweep` (home: `rlrec.serve_cli`) and `rlrec marco ...`
+    (home: `rlrec.crossdomain.cli`)."""
     from rlrec import serve_cli
+    from rlrec.crossdomain.cli import marco_app
 
     app.command("serve")(serve_cli.serve)
     bench_app.command("serve")(serve_cli.bench_serve)
     app.command("sweep")(serve_cli.sweep)
+    app.add_typer(marco_app, name="marco")
 
 
-_register_serving()
+_register_other_commands()
 
 Overrides = Annotated[
     list[str] | None,
@@ -293,6 +296,32 @@ def compare(
     from rlrec.report import compare_runs
 
     typer.echo(compare_runs(run_a, run_b))
+
+
+@experiment_app.command("marco")
+def experiment_marco(config: ConfigFile = None, overrides: Overrides = None) -> None:
+    """MARCO, its parity mode and baselines over targets x beta x seeds: one table with plots
+    (config: configs/marco/*.yaml)."""
+    from rlrec.crossdomain.cli import experiment_marco as run
+
+    run(config, overrides)
+
+
+@bench_app.command("marco")
+def bench_marco_cmd(
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write")] = Path(
+        "runs/bench/marco.json"
+    ),
+    n_users: Annotated[int, typer.Option(help="users per synthetic domain")] = 2_000,
+    n_items: Annotated[int, typer.Option(help="items per synthetic domain")] = 1_000,
+    repeats: Annotated[int, typer.Option(help="timed repeats per figure")] = 3,
+) -> None:
+    """MARCO training samples/s and prediction pairs/s, beside the same model in parity mode."""
+    from rlrec.crossdomain.cli import bench_marco
+    from rlrec.runtime import apply_threads
+
+    apply_threads()
+    bench_marco(out, n_users, n_items, repeats)
 
 
 @bench_app.command("env")

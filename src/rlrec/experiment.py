@@ -20,6 +20,7 @@ from pydantic import Field
 from rlrec import tables
 from rlrec.atomic import write_json, write_text
 from rlrec.config import Config
+from rlrec.crossdomain.config import MarcoExperimentConfig
 from rlrec.data import DataConfig, Dataset, format_summary, load_dataset, summarize
 from rlrec.data.registry import cache_folder
 from rlrec.interactive.baselines import BaselinesConfig
@@ -68,6 +69,9 @@ class ExperimentConfig(Config):
     )
     study: StudyConfig = Field(
         default_factory=StudyConfig, description="`rlrec experiment ilrec`: methods, seeds"
+    )
+    marco: MarcoExperimentConfig | None = Field(
+        None, description="MARCO in the same run (the quickstart); `name`/`runs_dir` are set"
     )
 
 

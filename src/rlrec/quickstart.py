@@ -99,10 +99,11 @@ def run_quickstart(cfg: Any, echo: Any = None) -> Path:
 
 
 def marco_stage(cfg: Any, run: Any) -> None:
-    """MARCO and its key baselines into <run>/marco (results.json, weights.json)."""
+    """MARCO and its baselines (`marco.study`) as a run of their own in <run>/marco, whose
+    results.json / weights.json the report reads."""
     if cfg.marco is None:
         log.info("MARCO: not configured in this experiment (no `marco:` section), skipped")
         return
-    from rlrec.crossdomain.experiment import run_into
+    from rlrec.crossdomain.experiment import run_study
 
-    run_into(cfg.marco, run.dir / "marco")
+    run_study(cfg.marco.model_copy(update={"runs_dir": run.dir, "name": "marco"}))

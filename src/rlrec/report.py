@@ -25,7 +25,7 @@ from rlrec.atomic import atomic_path, write_json, write_text
 from rlrec.errors import DataError
 
 ILREC_COLUMNS = ["Len", "R_each", "R_traj"]
-MARCO_COLUMNS = ["MAE", "RMSE"]
+MARCO_COLUMNS = ["mae", "rmse", "ndcg@10", "hr@10"]
 
 
 def _read(path: Path) -> Any:
@@ -149,22 +149,25 @@ def _latency_lines(
 def _marco_section(
     run: dict[str, Any], folder: Path, figures: dict[str, str], summary: dict[str, Any]
 ) -> list[str]:
-    rows = run["marco"]
+    rows = marco_rows(run["marco"])
     columns = [c for c in MARCO_COLUMNS if any(c in r for r in rows)]
-    key = "method"
     lines = [
         "## MARCO: cold-start users across domains",
         "",
-        tables.to_markdown(rows, columns, key=key),
+        tables.to_markdown(rows, columns),
         "",
     ]
     caption = run["dir"] / "marco" / "results.md"
     if caption.is_file():
-        text = caption.read_text(encoding="utf-8").split("\n\n")
-        if len(text) > 1:
-            lines += [text[-1].strip(), ""]
-    summary["marco"] = [{key: r[key], **{c: r[c] for c in columns if c in r}} for r in rows]
-    weights = run["marco_weights"]
+        lines += [caption.read_text(encoding="utf-8").strip().splitlines()[-1], ""]
+    summary["marco"] = [
+        {"method": r["method"], **{c: r[c] for c in columns if c in r}} for r in rows
+    ]
+    weights = {
+        f"{w['target']} (beta {w['beta']})": w["weights"]["mean_weight"]
+        for w in run["marco_weights"] or []
+        if w["method"] == "marco"
+    }
     if weights:
         path = folder / "marco_weights.png"
         _weights_bar(weights, path)
@@ -174,10 +177,15 @@ def _marco_section(
             f"![MARCO's mean weight per source domain]({figures['marco_weights']})",
             "",
             "*MARCO's mean weight on each source domain's transferred embedding over the "
-            "cold-start test users (uniform would be 1 / number of sources).*",
+            "cold-start test users, per target (uniform would be 1 / number of sources).*",
             "",
         ]
     return lines
+
+
+def marco_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The MARCO table's rows labelled `target, beta: method`."""
+    return [{**r, "method": f"{r['target']}, beta {r['beta']}: {r['method']}"} for r in rows]
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -211,7 +219,8 @@ def compare_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> str:
     names = [r["dir"].name for r in runs]
     out = []
     for part, columns in (("ilrec", ILREC_COLUMNS), ("marco", MARCO_COLUMNS)):
-        tables_ab = [{row["method"]: row for row in (r[part] or [])} for r in runs]
+        label = marco_rows if part == "marco" else list
+        tables_ab = [{row["method"]: row for row in label(r[part] or [])} for r in runs]
         methods = list(dict.fromkeys([*tables_ab[0], *tables_ab[1]]))
         if not methods:
             continue
@@ -278,7 +287,7 @@ def _latency_bar(llm: str, llm_ms: float, policy: str, policy_ms: float, path: P
 
 
 def _weights_bar(weights: dict[str, Any], path: Path) -> None:
-    """`weights`: {target: {domain: mean weight}} (one group of bars per target)."""
+    """`weights`: {target label: {source domain: mean weight}} (a group of bars per target)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     groups = list(weights)

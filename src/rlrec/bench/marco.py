@@ -7,9 +7,10 @@ data and bridges are then timed under two settings, side by side in one process:
             PPO epochs over shuffled minibatches)
     parity  `parity_config` (4 agents with target-self, shared bridge, concatenated sequences of
             maxlen 300, degenerate policy, GAE across each mini-batch, one step per mini-batch)
-Measured (best of `repeats`): bridge epoch samples/s (rating MSE steps), policy samples/s (one
-collection pass + the PPO update over it), prediction pairs/s (deterministic weights, batches
-of 4,096).
+Measured (best of `repeats`): bridge epoch samples/s (rating MSE steps, with each mode's bridge
+weights: sampled joint actions / the mean weights), policy samples/s (one collection pass + the
+PPO update over it: `ppo_epochs` = 4 passes of minibatch steps for marco, one step per
+collection mini-batch for parity), prediction pairs/s (deterministic weights, batches of 4,096).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def bench(n_users: int = 2_000, n_items: int = 1_000, repeats: int = 3, seed: in
         )
         model = Marco(cfg, inputs, seed)
         assert model.policy is not None
-        t_bridge = _best(lambda m=model: m.bridge_epoch(train, "policy"), repeats)
+        t_bridge = _best(lambda m=model: m.bridge_epoch(train, m.bridge_mode), repeats)
         t_policy = _best(
             lambda m=model: m.policy.update(m.collect(train), m.gen),
             repeats,  # type: ignore[union-attr]

@@ -6,7 +6,13 @@ For a target rating (u, j, y) and source agents d = 1..n:
     a     = weights from the policy        (mappo.py), [B, n]
     y_hat = <sum_d a_d e^d, v_j>           v_j: frozen target MF item vector; unclipped
 Schedule (§10): `warmup_epochs` bridge epochs with uniform weights 1/n; then per epoch
-    1. bridge update: rating MSE, policy fixed (deterministic weights softmax(mu));
+    1. bridge update: rating MSE, policy fixed; the weights are joint actions sampled from the
+       fixed policy (`bridge_weights: sampled`, default). With the mean weights softmax(mu)
+       (`mean`, the release and §10) the bridges compensate any weighting (a scaled-up e^d
+       undoes a small a_d): at the bridges' optimum E[(y_hat - y) a_d <e^d, v>] = 0, so the
+       reward's first-order dependence on the weights vanishes and the policy barely learns.
+       Trained under sampled weights, every e^d must predict on its own, and moving weight
+       to the informative domains lowers the error (tests/crossdomain/test_marco.py);
     2. policy update: one sampled joint action per training (u, j), reward -(y_hat - y)^2
        with the bridges fixed, then the PPO update.
 After each epoch MAE/RMSE on the validation users picks the epoch (`select_on: val`).
@@ -63,7 +69,8 @@ class MarcoConfig(Config):
     )
     initial_policy: bool = Field(False, description="the release's all-ones initial-action phase")
     bridge_weights: Literal["sampled", "mean"] = Field(
-        "sampled", description="bridge-phase weights: joint actions sampled from the fixed "
+        "sampled",
+        description="bridge-phase weights: joint actions sampled from the fixed "
         "policy, or its mean softmax(mu) (the release)",
     )
     epochs: int = Field(10, ge=1, description="alternating bridge / policy epochs")
@@ -155,6 +162,11 @@ class Marco:
 
     # ---- training -----------------------------------------------------------------------
 
+    @property
+    def bridge_mode(self) -> str:
+        """The weights of the bridge phase after the warm-up."""
+        return "sampled" if self.cfg.bridge_weights == "sampled" else "policy"
+
     def bridge_epoch(self, data: Ratings, mode: str) -> float:
         """One epoch of rating MSE on the bridges with weights from `mode` (policy fixed)."""
         users, items = torch.as_tensor(data.user), torch.as_tensor(data.item)
@@ -220,9 +232,7 @@ class Marco:
                             ).items()
                         }
                     )
-                record["train/mse"] = self.bridge_epoch(
-                    train, "sampled" if cfg.bridge_weights == "sampled" else "policy"
-                )
+                record["train/mse"] = self.bridge_epoch(train, self.bridge_mode)
                 if self.policy is not None:
                     ro = self.collect(train)
                     record["train/policy_reward"] = ro.reward.mean().item()  # minus baseline if on
