@@ -72,14 +72,15 @@ def rollout(env: VectorRecEnv, users: np.ndarray, act: ActFn, first_episode: int
 
 
 def sampler(score: ScoreFn, generator: torch.Generator) -> ActFn:
-    """Actions sampled from softmax(scores) (the policies of IL-Rec, A2C, DORL), by the
-    exponential race: argmax(scores - log E), E ~ Exp(1) (3x faster than multinomial)."""
+    """Actions sampled from softmax(scores) (the policies of IL-Rec, A2C, DORL) by inverting
+    the cumulative distribution with one uniform number per row (several times faster than
+    `torch.multinomial` over ten thousand items)."""
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(users: np.ndarray, items: np.ndarray, rewards: np.ndarray) -> np.ndarray:
-        logits = score(state_batch(users, items, rewards))
-        race = torch.empty_like(logits).exponential_(generator=generator).log_()
-        return (logits - race).argmax(1).numpy()
+        cdf = torch.softmax(score(state_batch(users, items, rewards)), dim=-1).cumsum_(1)
+        u = torch.rand(len(users), 1, generator=generator) * cdf[:, -1:]
+        return torch.searchsorted(cdf, u).squeeze(1).clamp_(max=cdf.shape[1] - 1).numpy()
 
     return act
 
@@ -115,13 +116,17 @@ class TorchPolicy:
         self.always_greedy = always_greedy
         self.known_users = known_users
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
         users = obs.users if self.known_users else np.full(len(obs.users), NEW_USER)
         s = state_batch(users, obs.window_items, obs.window_rewards)
         logits = self.scores(s).double().numpy()
         if obs.banned is not None:
             logits = np.where(obs.banned, -np.inf, logits)
-        if not (greedy or self.always_greedy):
-            logits = logits + rng.gumbel(size=logits.shape)
-        return logits.argmax(1)
+        if greedy or self.always_greedy:
+            return logits.argmax(1)
+        # inverse CDF with one uniform per row (deterministic given the evaluation's rng)
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        cdf = np.cumsum(probs, axis=1)
+        u = rng.random((len(cdf), 1)) * cdf[:, -1:]
+        return np.minimum((cdf < u).sum(1), cdf.shape[1] - 1)
