@@ -1,4 +1,9 @@
-"""Figures written into run directories (PNG, non-interactive backend, atomic writes)."""
+"""Figures written into run directories (PNG, non-interactive backend, atomic writes).
+
+`pyplot()` gives matplotlib's pyplot on the Agg backend and `save(fig, path)` writes a figure
+atomically and closes it: every figure rlrec draws (here, `report.py`, `crossdomain/plots.py`)
+goes through them.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,7 @@ def learning_curves(
 
     `curves` maps a method to its seeds' curves (lists of rows as `training.fit` returns).
     Returns None (and writes nothing) when no curve has `metric`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     panels: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {}
     for method, seeds in curves.items():
         for rows in seeds:
@@ -55,10 +56,27 @@ def learning_curves(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return save(fig, path)
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write `fig` as PNG atomically (folders created) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    pyplot().close(fig)
+    return path
 
 
 def _moving_average(y: np.ndarray, k: int) -> np.ndarray:

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from rlrec import tables
-from rlrec.atomic import atomic_path, write_json, write_text
+from rlrec.atomic import write_json, write_text
 from rlrec.errors import DataError
+from rlrec.plots import pyplot, save
 
 ILREC_COLUMNS = ["Len", "R_each", "R_traj"]
 MARCO_COLUMNS = ["mae", "rmse", "ndcg@10", "hr@10"]
@@ -247,35 +248,19 @@ def _flat(values: Any) -> np.ndarray:
     return np.concatenate([np.asarray(v, dtype=float).ravel() for v in values])
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _pyplot().close(fig)
-
-
 def _boxplot(values: dict[str, np.ndarray], path: Path, ylabel: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(values)), 4.2))
     ax.boxplot(list(values.values()), showmeans=True)
     ax.set_xticks(range(1, len(values) + 1), list(values), rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)
 
 
 def _latency_bar(llm: str, llm_ms: float, policy: str, policy_ms: float, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 3.2))
     ax.barh([f"{policy} policy", llm], [policy_ms, llm_ms], color=["tab:green", "tab:red"])
     ax.set_xscale("log")
@@ -283,12 +268,12 @@ def _latency_bar(llm: str, llm_ms: float, policy: str, policy_ms: float, path: P
     for y, v in enumerate([policy_ms, llm_ms]):
         ax.text(v, y, f" {v:,.2f} ms", va="center", fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)
 
 
 def _weights_bar(weights: dict[str, Any], path: Path) -> None:
     """`weights`: {target label: {source domain: mean weight}} (a group of bars per target)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     groups = list(weights)
     domains = sorted({d for w in weights.values() for d in w})
@@ -302,4 +287,4 @@ def _weights_bar(weights: dict[str, Any], path: Path) -> None:
     ax.legend(title="source domain", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)

@@ -5,18 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rlrec.atomic import atomic_path
+from rlrec.plots import pyplot, save
 
 __all__ = ["plot_mae", "plot_weights"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    return plt
 
 
 def plot_mae(rows: list[dict[str, Any]], path: Path) -> Path | None:
@@ -24,7 +15,7 @@ def plot_mae(rows: list[dict[str, Any]], path: Path) -> Path | None:
     targets = sorted({r["target"] for r in rows})
     if not targets:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(targets), figsize=(4.5 * len(targets), 3.8), squeeze=False)
     for ax, target in zip(axes[0], targets, strict=True):
         for method in dict.fromkeys(r["method"] for r in rows if r["target"] == target):
@@ -48,18 +39,14 @@ def plot_mae(rows: list[dict[str, Any]], path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_weights(weights: list[dict[str, Any]], path: Path) -> Path | None:
     """Mean learned weight per domain, one bar group per (method, target, beta)."""
     if not weights:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(weights) + 2), 3.8))
     names = sorted({n for w in weights for n in w["weights"]["mean_weight"]})
     width = 0.8 / len(names)
@@ -77,8 +64,4 @@ def plot_weights(weights: list[dict[str, Any]], path: Path) -> Path | None:
     ax.set_ylabel("mean weight (test rows)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
