@@ -459,8 +459,7 @@ def demos_generate(
         from rlrec.serve_cli import demos_generate_ray
 
         result = demos_generate_ray(config, users, out, workers, True, address, overrides)
-        typer.echo(json.dumps(result, indent=2, default=str))
-        _echo_demos(Path(result["path"]))
+        _echo_demos(Path(result["path"]))  # the report is already printed
         return
     from rlrec.experiment import demos_stage, world_stages
 

@@ -134,20 +134,29 @@ def demos_stage(
     """Let the LLM expert write demonstrations for the first `users` train users (a seeded
     order; all if None) into `out` (default `study.demos` or <run>/demos/<mode>-<actor>.jsonl).
     The store resumes by itself: users already finished are skipped, so this always runs."""
+    from rlrec.interactive.llm.generate import build_agent, generate_demos
+
+    rows, quit, path = demos_plan(cfg, run, world, users, out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
+    return path, generate_demos(world, agent, path, users=rows, quit=quit)
+
+
+def demos_plan(
+    cfg: ExperimentConfig, run: Run, world: WorldModel, users: int | None, out: Path | None
+) -> tuple[list[int], Any, Path]:
+    """(train rows, quit rule, store path) of a demonstration run, local or distributed: the
+    first `users` rows of a seeded order, and BiLLP's LLM environment, which does not check the
+    quit rule on the first step (ilrec.md §3.3)."""
     import numpy as np
 
     from rlrec.interactive.env import QuitConfig
-    from rlrec.interactive.llm.generate import build_agent, generate_demos
     from rlrec.interactive.study import demos_path
 
     rows = np.random.default_rng(cfg.seed).permutation(len(world.users["train"]))
     rows = rows if users is None else rows[:users]
-    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
-    # BiLLP's LLM environment: no quit check on the first step (ilrec.md §3.3)
     quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
-    path = out or demos_path(cfg, run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path, generate_demos(world, agent, path, users=rows.tolist(), quit=quit)
+    return rows.tolist(), quit, out or demos_path(cfg, run)
 
 
 def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str, float]:

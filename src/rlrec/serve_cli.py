@@ -167,25 +167,17 @@ def demos_generate_ray(
     """Let the LLM expert write demonstrations with the users spread over workers (Ray tasks,
     each with its own backend or a client of a shared OpenAI-compatible server), merged into
     one store; `--no-ray` runs the same shards here. Returns the store's report."""
-    import numpy as np
-
     from rlrec.config import load_config
     from rlrec.distributed.demos import generate_demos_distributed
-    from rlrec.experiment import ExperimentConfig, world_stages
-    from rlrec.interactive.env import QuitConfig
-    from rlrec.interactive.study import demos_path
+    from rlrec.experiment import ExperimentConfig, demos_plan, world_stages
 
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     cfg = load_config(ExperimentConfig, config, overrides or [])
     run, _ds, world = world_stages(cfg)
-    rows = np.random.default_rng(cfg.seed).permutation(len(world.users["train"]))
-    rows = rows if users is None else rows[:users]
-    # BiLLP's LLM environment: no quit check on the first step (as `demos_stage`)
-    quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
-    path = out or demos_path(cfg, run)
+    rows, quit, path = demos_plan(cfg, run, world, users, out)
     result = generate_demos_distributed(
-        run.dir / "worldmodel", cfg.llm, cfg.agent, cfg.seed, rows.tolist(), path, quit,
+        run.dir / "worldmodel", cfg.llm, cfg.agent, cfg.seed, rows, path, quit,
         workers=workers, use_ray=ray, address=address,
     )  # fmt: skip
     typer.echo(json.dumps(result, indent=2, default=str))
