@@ -82,7 +82,7 @@ def test_ilrec_commands_and_the_experiment_table(tmp_path):
     assert done.returncode == 0, done.stderr
     report = (run_dir / "report.md").read_text()
     assert "## IL-Rec" in report and "| il-rec w/o w |" in report and "## What was run" in report
-    for figure in json.loads((run_dir / "report.json").read_text())["figures"].values():
+    for figure in json.loads((run_dir / "results.json").read_text())["figures"].values():
         assert (run_dir / figure).stat().st_size > 1000 and f"]({figure})" in report
     done = rlrec("compare", str(run_dir), str(run_dir))
     assert done.returncode == 0 and "R_traj (sim)" in done.stdout

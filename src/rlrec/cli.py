@@ -281,7 +281,7 @@ def quickstart(config: ConfigFile = None, overrides: Overrides = None) -> None:
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run directory (runs/<name>)")],
 ) -> None:
-    """Re-render a run's report (report.md, figures, report.json) from its files."""
+    """Re-render a run's report (report.md, figures, results.json) from its files."""
     from rlrec.report import render_report
 
     typer.echo(f"report: {render_report(run_dir)}")

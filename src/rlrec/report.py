@@ -1,4 +1,4 @@
-"""The run report: `runs/<name>/report.md`, the PNG figures it embeds, and `report.json`.
+"""The run report: `runs/<name>/report.md`, the PNG figures it embeds, and `results.json`.
 
 Every number comes from the run's own files, never from text:
 - `results/results.json` (the IL-Rec experiment rows: `interactive/study.py`) and
@@ -50,7 +50,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def render_report(run_dir: str | os.PathLike[str]) -> Path:
-    """Write `report.md`, its figures under `report/` and `report.json`; return the report."""
+    """Write `report.md`, its figures under `report/` and `results.json`; return the report."""
     run = load_run(run_dir)
     folder = run["dir"] / "report"
     figures: dict[str, str] = {}
@@ -65,7 +65,7 @@ def render_report(run_dir: str | os.PathLike[str]) -> Path:
     parts += _what_was_run(run)
     path = run["dir"] / "report.md"
     write_text(path, "\n".join(parts) + "\n")
-    write_json(run["dir"] / "report.json", {**summary, "figures": figures})
+    write_json(run["dir"] / "results.json", {**summary, "figures": figures})
     return path
 
 
@@ -267,6 +267,7 @@ def _latency_bar(llm: str, llm_ms: float, policy: str, policy_ms: float, path: P
     ax.set_xlabel("milliseconds per recommendation (log scale)")
     for y, v in enumerate([policy_ms, llm_ms]):
         ax.text(v, y, f" {v:,.2f} ms", va="center", fontsize=8)
+    ax.set_xlim(right=max(policy_ms, llm_ms) * 30)  # room for the label of the longer bar
     fig.tight_layout()
     save(fig, path)
 
@@ -278,13 +279,15 @@ def _weights_bar(weights: dict[str, Any], path: Path) -> None:
     groups = list(weights)
     domains = sorted({d for w in weights.values() for d in w})
     width = 0.8 / max(len(domains), 1)
+    top = max((v for w in weights.values() for v in w.values()), default=1.0)
     for i, domain in enumerate(domains):
         xs = np.arange(len(groups)) + i * width
         ax.bar(xs, [weights[g].get(domain, 0.0) for g in groups], width, label=domain)
     ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups)
     ax.set_xlabel("target domain")
     ax.set_ylabel("mean weight")
-    ax.legend(title="source domain", fontsize=8)
+    ax.set_ylim(0, top * 1.3)  # the legend sits above the bars, not on them
+    ax.legend(title="source domain", fontsize=8, loc="upper center", ncol=len(domains))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save(fig, path)

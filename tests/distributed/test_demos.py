@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-from typing import Any
 
 import numpy as np
 
@@ -13,38 +11,13 @@ from rlrec.interactive.demos import DemoStore
 from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.grounding import display_catalogue, embedder_and_grounder
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
-from rlrec.interactive.llm.backends import Backend, LLMConfig, Message, approx_tokens
+from rlrec.interactive.llm.backends import LLMConfig
 from rlrec.interactive.worldmodel import WorldModel
+from tests.scripted_llm import ScriptedServer
 
 QUIT = QuitConfig(check_first_step=False, max_turns=4)
 AGENT = AgentConfig(mode="actonly", grounder="ngram")
 USERS = [5, 3, 11, 0, 7, 2, 9, 14]
-
-
-class ScriptedServer(Backend):
-    """Stands in for an OpenAI-compatible server while recording: an answer is a function of
-    the prompt alone, so a replay of the recording answers every call made again."""
-
-    name = "openai"
-
-    def __init__(self, cfg: LLMConfig, titles: list[str]) -> None:
-        super().__init__(cfg)
-        self.titles = titles
-
-    @property
-    def model_name(self) -> str:
-        return "scripted"
-
-    def _chat(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
-        h = int(hashlib.sha256(messages[-1]["content"].encode()).hexdigest()[:8], 16)
-        text = f"recommend[{self.titles[h % len(self.titles)]}]"
-        return {"text": text, "prompt_tokens": 10, "completion_tokens": approx_tokens(text)}
-
-    def _score(self, messages: list[Message], continuations: list[str]) -> list[float]:
-        return [-float(len(c)) for c in continuations]
-
-    def count_tokens(self, text: str) -> int:
-        return approx_tokens(text)
 
 
 def record(world: WorldModel, cache, path, users=USERS, quit=QUIT) -> LLMConfig:

@@ -10,6 +10,7 @@ commits its memory updates (BiLLP rebuilds its memories per batch of 10 users).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from rlrec.interactive.env import QuitConfig, RecEnv
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
 from rlrec.interactive.llm.backends import LLMConfig, make_backend
 from rlrec.interactive.worldmodel import WorldModel
+
+log = logging.getLogger("rlrec")
 
 __all__ = ["build_agent", "generate_demos", "store_header"]
 
@@ -72,6 +75,11 @@ def generate_demos(
     with DemoStore.open(store_path, header) as store:
         done_users = store.completed_users()
         todo = [u for u in rows if u not in done_users]
+        if len(todo) < len(rows):
+            log.info(
+                "demos: %d of %d users already in %s (reused), %d to generate",
+                len(rows) - len(todo), len(rows), store_path, len(todo),
+            )  # fmt: skip
         batch: list[list[tuple[str, float, bool]]] = []
         disable = None if progress is None else not progress
         for user in tqdm(todo, desc="demos", unit="user", disable=disable):
