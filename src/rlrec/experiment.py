@@ -63,6 +63,12 @@ class ExperimentConfig(Config):
     demo_users: int | None = Field(
         None, ge=1, description="train users the LLM expert writes demonstrations for (all: null)"
     )
+    llm_train_users: int = Field(
+        0,
+        ge=0,
+        description="train users each LLM agent plays before it is evaluated, filling its "
+        "memories (BiLLP gives its LLM baselines 100; the first of them are the demo users)",
+    )
     ilrec: ILRecConfig = Field(default_factory=ILRecConfig, description="IL-Rec's learner")
     baselines: BaselinesConfig = Field(
         default_factory=BaselinesConfig, description="the learned RL baselines"
@@ -145,18 +151,27 @@ def demos_stage(
 def demos_plan(
     cfg: ExperimentConfig, run: Run, world: WorldModel, users: int | None, out: Path | None
 ) -> tuple[list[int], Any, Path]:
-    """(train rows, quit rule, store path) of a demonstration run, local or distributed: the
-    first `users` rows of a seeded order, and BiLLP's LLM environment, which does not check the
-    quit rule on the first step (ilrec.md §3.3)."""
+    """(train rows, quit rule, store path) of a demonstration run, local or distributed."""
+    from rlrec.interactive.study import demos_path
+
+    return (*expert_episodes(cfg, world, users), out or demos_path(cfg, run))
+
+
+def expert_episodes(
+    cfg: ExperimentConfig, world: WorldModel, users: int | None
+) -> tuple[list[int], Any]:
+    """(train rows, quit rule) of the LLM expert's train episodes, for demonstrations and for
+    the LLM baselines' training phase alike: the first `users` rows of a seeded order (all if
+    None), and BiLLP's LLM environment, which does not check the quit rule on the first step
+    (ilrec.md §3.3)."""
     import numpy as np
 
     from rlrec.interactive.env import QuitConfig
-    from rlrec.interactive.study import demos_path
 
     rows = np.random.default_rng(cfg.seed).permutation(len(world.users["train"]))
     rows = rows if users is None else rows[:users]
     quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
-    return rows.tolist(), quit, out or demos_path(cfg, run)
+    return rows.tolist(), quit
 
 
 def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str, float]:
@@ -203,12 +218,22 @@ LLM_POLICIES = ("llm-actonly", "llm-react", "llm-reflexion", "llm-billp")
 def _policy(name: str, world: WorldModel, ds: Dataset, cfg: ExperimentConfig):
     """A heuristic by name, or `llm-<mode>`: the LLM expert of `cfg.llm` / `cfg.agent`."""
     if name in LLM_POLICIES:
-        from rlrec.interactive.llm.generate import build_agent
+        from rlrec.interactive.llm.generate import build_agent, train_agent
         from rlrec.interactive.llm.policy import AgentPolicy
 
         agent_cfg = cfg.agent.model_copy(update={"mode": name.removeprefix("llm-")})
-        return AgentPolicy(build_agent(world, cfg.llm, agent_cfg, cfg.seed))
+        agent = build_agent(world, cfg.llm, agent_cfg, cfg.seed)
+        if cfg.llm_train_users and agent.learns_in_context:
+            train_agent(world, agent, *expert_episodes(cfg, world, cfg.llm_train_users))
+        return AgentPolicy(agent)
     return _heuristic(name, world, ds, cfg.evaluation)
+
+
+def _llm_params(cfg: ExperimentConfig, policies: list[str]) -> dict[str, Any]:
+    """What an LLM policy's results depend on beyond the evaluation protocol."""
+    if not set(policies) & set(LLM_POLICIES):
+        return {}
+    return {"llm": cfg.llm, "agent": cfg.agent, "llm_train_users": cfg.llm_train_users}
 
 
 def evaluate_stage(
@@ -219,7 +244,7 @@ def evaluate_stage(
     ev = cfg.evaluation
     stage = run.stage(
         f"evaluate-{ev.mode}",
-        params={"evaluation": ev, "policies": policies},
+        params={"evaluation": ev, "policies": policies, **_llm_params(cfg, policies)},
         inputs={"worldmodel": run.outputs("worldmodel")["key"]},
     )
     if stage.cached:

@@ -47,3 +47,27 @@ def test_cost_counts_every_module_even_from_the_cache(world, tmp_path):
         costs.setdefault(mode, []).append(policy.cost()["tokens_per_step"])
     assert costs["billp"][0] > costs["actonly"][0]  # planner and critic calls on top of the actor
     assert costs["billp"][1] == costs["billp"][0]
+
+
+def test_training_episodes_fill_the_memories_the_test_episodes_then_use(world, tmp_path):
+    """BiLLP's LLM baselines play train users first (`llm_train_users`); their memories carry
+    into the test, where a fresh agent has none."""
+    from rlrec.interactive.env import QuitConfig
+    from rlrec.interactive.llm.generate import train_agent
+
+    cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=4)
+    fresh = AgentPolicy(make_agent(world, tmp_path, mode="billp"))
+    evaluate_policy(fresh, world, cfg)
+
+    agent = make_agent(world, tmp_path, mode="billp", batch_users=2)
+    train_agent(world, agent, [0, 1, 2], QuitConfig(check_first_step=False, max_turns=4))
+    assert len(agent.reflections) == 3  # one per training episode
+    assert len(agent.actor_memory) > 0 and len(agent.critic_memory) > 0  # both batches commit
+    trained = AgentPolicy(agent)
+    evaluate_policy(trained, world, cfg)
+    # the test episodes start from the training's memories: retrieved reflections in the prompt
+    assert trained.cost()["tokens_per_step"] > fresh.cost()["tokens_per_step"]
+    assert trained.cost()["llm_calls_per_step"] == pytest.approx(
+        fresh.cost()["llm_calls_per_step"]
+    )  # the training episodes' calls are not the test's
+    assert make_agent(world, tmp_path, mode="react").learns_in_context is False

@@ -279,6 +279,11 @@ class LLMAgent:
     def uses_reflections(self) -> bool:
         return self.cfg.mode in ("billp", "reflexion")
 
+    @property
+    def learns_in_context(self) -> bool:
+        """Whether episodes change later answers (through memories): ActOnly and ReAct don't."""
+        return self.uses_reflections
+
     def retrieve_reflections(self, state: str) -> list[str]:
         """All reflections if at most K exist, else the K nearest to the state (§4.2)."""
         k = self.cfg.n_reflections

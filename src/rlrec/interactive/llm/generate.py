@@ -26,7 +26,7 @@ from rlrec.interactive.worldmodel import WorldModel
 
 log = logging.getLogger("rlrec")
 
-__all__ = ["build_agent", "generate_demos", "store_header"]
+__all__ = ["build_agent", "generate_demos", "store_header", "train_agent"]
 
 
 def build_agent(world: WorldModel, llm: LLMConfig, cfg: AgentConfig, seed: int) -> LLMAgent:
@@ -91,12 +91,28 @@ def generate_demos(
     return {**summary, "usage": agent.backend.usage.as_dict()}
 
 
+def train_agent(world: WorldModel, agent: LLMAgent, users: Sequence[int], quit: QuitConfig) -> None:
+    """BiLLP's training phase of an LLM baseline: episodes on the train rows `users`, in
+    batches of `batch_users`, each batch followed by reflections and the memory commit; nothing
+    is stored. With the rows and quit rule of `demos generate` the episodes are those of the
+    demonstrations, so their answers come from the LLM cache."""
+    env = RecEnv.from_world(world, "train", quit)
+    batch: list[list[tuple[str, float, bool]]] = []
+    for user in tqdm(list(users), desc=f"{agent.cfg.mode}: training episodes", unit="user"):
+        batch.append(run_episode(env, agent, None, int(user)))
+        if len(batch) == agent.cfg.batch_users:
+            _end_batch(agent, batch)
+    _end_batch(agent, batch)
+
+
 def run_episode(
-    env: RecEnv, agent: LLMAgent, store: DemoStore, user: int
+    env: RecEnv, agent: LLMAgent, store: DemoStore | None, user: int
 ) -> list[tuple[str, float, bool]]:
-    """One episode of `user`, each step appended to `store`; returns [(title, reward, done)]."""
+    """One episode of `user`, each step appended to `store` (if any); returns
+    [(title, reward, done)]."""
     env.reset(options={"user": user})
-    store.begin_episode(user)
+    if store is not None:
+        store.begin_episode(user)
     history: list[str] = []  # titles recommended so far
     window: list[list[float]] = []  # recent [item, reward]
     episode = []
@@ -108,23 +124,25 @@ def run_episode(
         title = step["grounded_title"]
         after = [*history, title]
         critic = agent.observe(history, title, reward, after, done, quit=terminated)
-        store.add_step(
-            {
-                **step,
-                "window": [list(p) for p in window],
-                "reward": reward,
-                "done": done,
-                "reason": info["reason"],
-                "user_id": np.asarray(env.user_ids[user]).item()
-                if env.user_ids is not None
-                else user,
-                **critic,
-            }
-        )
+        if store is not None:
+            store.add_step(
+                {
+                    **step,
+                    "window": [list(p) for p in window],
+                    "reward": reward,
+                    "done": done,
+                    "reason": info["reason"],
+                    "user_id": np.asarray(env.user_ids[user]).item()
+                    if env.user_ids is not None
+                    else user,
+                    **critic,
+                }
+            )
         episode.append((title, reward, done))
         history = after
         window = [*window, [step["item"], reward]][-env.quit.window :]
-    store.end_episode()
+    if store is not None:
+        store.end_episode()
     return episode
 
 

@@ -26,6 +26,7 @@ class AgentPolicy:
         self.latencies: list[float] = []  # per recommendation: LLM seconds of act + critic
         self.tokens: list[int] = []  # per recommendation: prompt + completion tokens
         self.last_step: dict[int, int] = {}  # row -> index of its latest entry above
+        self.calls_before = agent.backend.usage.calls  # e.g. its training episodes
 
     def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
         actions = np.zeros(len(obs.users), dtype=np.int64)
@@ -82,6 +83,6 @@ class AgentPolicy:
         return {
             "latency_s_per_step": float(np.sum(self.latencies)) / steps,
             "tokens_per_step": float(np.sum(self.tokens)) / steps,
-            "llm_calls_per_step": self.agent.backend.usage.as_dict()["calls"] / steps,
+            "llm_calls_per_step": (self.agent.backend.usage.calls - self.calls_before) / steps,
             "steps": float(len(self.latencies)),
         }
