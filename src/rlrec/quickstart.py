@@ -30,12 +30,12 @@ from rlrec.atomic import write_json
 
 log = logging.getLogger("rlrec")
 
-# expected seconds of each stage on 2 cores (cold caches), for the time-left estimate
+# seconds of each stage on 2 idle cores with cold caches (measured), for the time-left estimate
 EXPECTED = {
-    "data and world model": 40.0,
-    "demonstrations (LLM expert)": 240.0,
-    "IL-Rec, baselines and the LLM expert": 330.0,
-    "MARCO": 150.0,
+    "data and world model": 15.0,
+    "demonstrations (LLM expert)": 190.0,
+    "IL-Rec, baselines and the LLM expert": 315.0,
+    "MARCO": 76.0,
     "report": 5.0,
 }
 
