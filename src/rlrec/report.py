@@ -82,6 +82,7 @@ def _ilrec_section(
         "",
         caption[-1].strip() if len(caption) > 1 else "",
         "",
+        *_reading(rows),
     ]
     summary["ilrec"] = [
         {"method": r["method"], **{c: r[c] for c in ILREC_COLUMNS if c in r}} for r in rows
@@ -112,6 +113,37 @@ def _ilrec_section(
         ]
     lines += _latency_lines(run, rows, folder, figures, summary)
     return lines
+
+
+def _reading(rows: list[dict[str, Any]]) -> list[str]:
+    """One paragraph placing IL-Rec against the best learner, random and its LLM expert, from
+    the table's R_traj means (the IL-Rec paper's headline metric)."""
+    mean = {r["method"]: float(r["R_traj"]["mean"]) for r in rows if "R_traj" in r}
+    if "il-rec" not in mean:
+        return []
+    ours = mean["il-rec"]
+    learners = {
+        r["method"]: mean[r["method"]]
+        for r in rows
+        if r["method"] in mean and r["method"] != "il-rec"
+        and r.get("learns from", "-") not in ("-", "in-context")
+    }  # fmt: skip
+    words = [f"**Reading the table** (R_traj): IL-Rec {ours:.1f}"]
+    expert = next((m for m in mean if m.startswith("LLM expert")), None)
+    if expert:
+        words.append(f"its LLM expert {mean[expert]:.1f}")
+    if "random" in mean:
+        words.append(f"random {mean['random']:.1f}")
+    best = max(learners, key=learners.get, default=None)
+    if best:
+        words.append(f"the best other method {best} {learners[best]:.1f}")
+    text = "; ".join(words) + "."
+    if expert and mean[expert] < mean.get("random", -np.inf):
+        text += (
+            " The expert IL-Rec imitates scores below random here, so imitation pulls IL-Rec"
+            " towards a weak policy: compare it with `il-rec w/o demos` where the run has it."
+        )
+    return [text, ""]
 
 
 def _latency_lines(
