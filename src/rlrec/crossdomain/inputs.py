@@ -45,12 +45,11 @@ class AgentInputs:
         return len(self.names)
 
     def gather(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(u [B, n, d_in], x [B, n, L, k], mask [B, n, L], v [B, k]) for a batch."""
+        """(u [B, n, d_in], seqs [B, n, L] rows of `table`, mask [B, n, L], v [B, k])."""
         rows = self.co_row[users]
-        seqs = self.seqs[rows]
         return (
             self.user[:, users].transpose(0, 1),
-            self.table[seqs],
+            self.seqs[rows],
             self.mask[rows],
             self.target_item[items],
         )

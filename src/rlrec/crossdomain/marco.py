@@ -142,8 +142,8 @@ class Marco:
 
     def embed(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         """(e [B, n, k], v [B, k])."""
-        u, x, mask, v = self.inputs.gather(users, items)
-        return self.bridges(u, x, mask), v
+        u, seqs, mask, v = self.inputs.gather(users, items)
+        return self.bridges(u, self.inputs.table, seqs, mask), v
 
     @staticmethod
     def combine(e: Tensor, v: Tensor, w: Tensor) -> Tensor:
