@@ -71,3 +71,17 @@ def test_training_episodes_fill_the_memories_the_test_episodes_then_use(world, t
         fresh.cost()["llm_calls_per_step"]
     )  # the training episodes' calls are not the test's
     assert make_agent(world, tmp_path, mode="react").learns_in_context is False
+
+
+def test_training_episodes_on_the_demo_users_replay_the_demonstration_run(world, tmp_path):
+    """The same rows, quit rule and seed as `demos generate`: every answer from the cache."""
+    from rlrec.interactive.env import QuitConfig
+    from rlrec.interactive.llm.generate import generate_demos, train_agent
+
+    quit = QuitConfig(check_first_step=False, max_turns=4)
+    demo_agent = make_agent(world, tmp_path, mode="billp", batch_users=2)
+    generate_demos(world, demo_agent, tmp_path / "d.jsonl", users=[0, 1, 2], quit=quit)
+    agent = make_agent(world, tmp_path, mode="billp", batch_users=2)
+    train_agent(world, agent, [0, 1, 2], quit)
+    assert agent.backend.usage.calls == demo_agent.backend.usage.calls
+    assert agent.backend.usage.cache_hits == agent.backend.usage.calls

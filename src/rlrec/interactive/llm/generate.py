@@ -94,8 +94,8 @@ def generate_demos(
 def train_agent(world: WorldModel, agent: LLMAgent, users: Sequence[int], quit: QuitConfig) -> None:
     """BiLLP's training phase of an LLM baseline: episodes on the train rows `users`, in
     batches of `batch_users`, each batch followed by reflections and the memory commit; nothing
-    is stored. With the rows and quit rule of `demos generate` the episodes are those of the
-    demonstrations, so their answers come from the LLM cache."""
+    is stored. With the rows, quit rule and seed of an uninterrupted `demos generate` the episodes
+    are those of the demonstrations, so their answers come from the LLM cache."""
     env = RecEnv.from_world(world, "train", quit)
     batch: list[list[tuple[str, float, bool]]] = []
     for user in tqdm(list(users), desc=f"{agent.cfg.mode}: training episodes", unit="user"):
