@@ -196,21 +196,21 @@ def _marco_section(
     summary["marco"] = [
         {"method": r["method"], **{c: r[c] for c in columns if c in r}} for r in rows
     ]
-    weights = {
-        f"{w['target']} (beta {w['beta']})": w["weights"]["mean_weight"]
-        for w in run["marco_weights"] or []
-        if w["method"] == "marco"
-    }
-    if weights:
-        path = folder / "marco_weights.png"
-        _weights_bar(weights, path)
+    marco = [w for w in run["marco_weights"] or [] if w["method"] == "marco"]
+    if marco:
+        from rlrec.crossdomain.plots import plot_weights
+
+        path = plot_weights(marco, folder / "marco_weights.png")
         figures["marco_weights"] = str(path.relative_to(run["dir"]))
-        summary["marco_weights"] = weights
+        summary["marco_weights"] = {
+            f"{w['target']} (beta {w['beta']})": w["weights"]["mean_weight"] for w in marco
+        }
         lines += [
             f"![MARCO's mean weight per source domain]({figures['marco_weights']})",
             "",
             "*MARCO's mean weight on each source domain's transferred embedding over the "
-            "cold-start test users, per target (uniform would be 1 / number of sources).*",
+            "cold-start test users, per target (dashed: the uniform weight 1 / number of "
+            "sources).*",
             "",
         ]
     return lines
@@ -300,26 +300,5 @@ def _latency_bar(llm: str, llm_ms: float, policy: str, policy_ms: float, path: P
     for y, v in enumerate([policy_ms, llm_ms]):
         ax.text(v, y, f" {v:,.2f} ms", va="center", fontsize=8)
     ax.set_xlim(right=max(policy_ms, llm_ms) * 30)  # room for the label of the longer bar
-    fig.tight_layout()
-    save(fig, path)
-
-
-def _weights_bar(weights: dict[str, Any], path: Path) -> None:
-    """`weights`: {target label: {source domain: mean weight}} (a group of bars per target)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 3.8))
-    groups = list(weights)
-    domains = sorted({d for w in weights.values() for d in w})
-    width = 0.8 / max(len(domains), 1)
-    top = max((v for w in weights.values() for v in w.values()), default=1.0)
-    for i, domain in enumerate(domains):
-        xs = np.arange(len(groups)) + i * width
-        ax.bar(xs, [weights[g].get(domain, 0.0) for g in groups], width, label=domain)
-    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups)
-    ax.set_xlabel("target domain")
-    ax.set_ylabel("mean weight")
-    ax.set_ylim(0, top * 1.3)  # the legend sits above the bars, not on them
-    ax.legend(title="source domain", fontsize=8, loc="upper center", ncol=len(domains))
-    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save(fig, path)
