@@ -52,6 +52,7 @@ def run_cmd(
     """One target x beta x seed: fit the methods, print MAE/RMSE/ranking and MARCO's weights."""
     from rlrec import tables
     from rlrec.crossdomain.experiment import (
+        METRIC_KEYS,
         _slug,
         pretrain_stage,
         run_cell,
@@ -67,12 +68,11 @@ def run_cmd(
     if target not in domains:
         raise ConfigError(f"target {target!r} is not a domain; domains: {domains}")
     seed = cfg.study.seeds[0] if seed is None else seed
-    task, mfs = pretrain_stage(run, cfg, inter, target, beta, seed)
-    key = run.outputs(f"pretrain/{_slug(target)}/beta{beta}/seed{seed}")["key"]
+    task, mfs, key = pretrain_stage(run, cfg, inter, target, beta, seed)
     names = expand_methods([m.strip() for m in methods.split(",") if m.strip()], task.sources)
     results = [run_cell(run, cfg, task, mfs, m, key) for m in names]
     folder = run.dir / "runs" / f"{_slug(target)}-beta{beta}-seed{seed}"
-    cols = ["mae", "rmse", "mae_clipped", "rmse_clipped", "ndcg@10", "hr@10", "recall@10"]
+    cols = [*METRIC_KEYS, "ndcg@10", "hr@10", "recall@10"]
     write_results(
         folder,
         results,

@@ -36,8 +36,6 @@ __all__ = ["run_cell", "run_study", "start"]
 
 log = logging.getLogger("rlrec")
 
-RATING_COLUMNS = ["mae", "rmse", "mae_clipped", "rmse_clipped"]
-
 
 def start(cfg: MarcoExperimentConfig) -> tuple[Run, pd.DataFrame]:
     """Seed, set threads, open the run, load the data and write the data stage."""
@@ -75,8 +73,9 @@ def _slug(name: str) -> str:
 
 def pretrain_stage(
     run: Run, cfg: MarcoExperimentConfig, inter: pd.DataFrame, target: str, beta: float, seed: int
-) -> tuple[CrossDomainTask, dict[str, MF]]:
-    """The split and the per-domain MF tables (the target MF never sees val/test users)."""
+) -> tuple[CrossDomainTask, dict[str, MF], str]:
+    """The split, the per-domain MF tables (the target MF never sees val/test users) and the
+    stage's key (the input of the method cells)."""
     task = build_task(inter, target, beta, seed, cfg.split)
     stage = run.stage(
         f"pretrain/{_slug(target)}/beta{beta}/seed{seed}",
@@ -94,7 +93,8 @@ def pretrain_stage(
     if stage.cached:
         state = torch.load(stage.path("mf.pt"), weights_only=True)
         info = json.loads(stage.path("summary.json").read_text(encoding="utf-8"))["mf"]
-        return task, {d: MF(s["user"], s["item"], info[d]) for d, s in state.items()}
+        mfs = {d: MF(s["user"], s["item"], info[d]) for d, s in state.items()}
+        return task, mfs, stage.key
     mfs = {}
     for k, d in enumerate([*task.sources, task.target]):
         ratings = task.target_mf_ratings() if d == task.target else task.ratings[d]
@@ -104,7 +104,7 @@ def pretrain_stage(
     summary = {**task.summary(), "mf": {d: m.info for d, m in mfs.items()}}
     outputs = [stage.dir / "mf.pt", write_json(stage.path("summary.json"), summary)]
     stage.complete(outputs, summary={"overlapping_users": len(task.co_users)})
-    return task, mfs
+    return task, mfs, stage.key
 
 
 def evaluate_fitted(fitted: Any, task: CrossDomainTask, cfg: MarcoExperimentConfig) -> dict:
@@ -185,8 +185,7 @@ def run_study(cfg: MarcoExperimentConfig, progress: bool = False) -> list[dict[s
     for target in targets:
         for beta in cfg.study.betas:
             for seed in cfg.study.seeds:
-                task, mfs = pretrain_stage(run, cfg, inter, target, beta, seed)
-                key = run.outputs(f"pretrain/{_slug(target)}/beta{beta}/seed{seed}")["key"]
+                task, mfs, key = pretrain_stage(run, cfg, inter, target, beta, seed)
                 for method in expand_methods(cfg.study.methods, task.sources):
                     results.append(run_cell(run, cfg, task, mfs, method, key))
     write_results(run.dir, results, cfg)

@@ -47,7 +47,6 @@ METHODS = (
     "remit",
     "uniform",
 )
-RL_METHODS = ("marco", "marco-parity", "remit")
 _NAME = re.compile(r"^(?P<base>[a-z-]+)(\[(?P<source>[^\]]+)\])?$")
 
 

@@ -10,6 +10,7 @@ It is MARCO's bridge without the weighting, so it runs on MARCO's trainer:
 
 from __future__ import annotations
 
+from rlrec.crossdomain.baselines.uniform import uniform_config
 from rlrec.crossdomain.domains import CrossDomainTask
 from rlrec.crossdomain.inputs import AgentInputs, joint_inputs, per_domain_inputs
 from rlrec.crossdomain.marco import MarcoConfig
@@ -22,7 +23,7 @@ def ptupcdr_setup(
     task: CrossDomainTask, mfs: dict[str, MF], cfg: MarcoConfig, source: str | None
 ) -> tuple[MarcoConfig, AgentInputs]:
     """(config, inputs) of PTUPCDR on one `source`, or on all sources combined (None)."""
-    cfg = cfg.model_copy(update={"weighting": "uniform"})
+    cfg = uniform_config(cfg)  # one bridge (or several, averaged), no weighting policy
     if source is None:
         return cfg, joint_inputs(task, mfs)
     return cfg, per_domain_inputs(task, mfs, [source])
