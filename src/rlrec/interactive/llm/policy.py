@@ -4,14 +4,16 @@
 evaluation `Policy` protocol. The LLM answers one user at a time, so each step calls the agent
 once per *active* episode of the batch; finished episodes are not asked. It keeps each episode's
 recommended titles (the agent's "viewing history") and counts per-step latency and tokens, which
-the evaluation table reports beside Len / R_each / R_traj. Memories start empty at evaluation:
-the reflector and the actor/critic memories fill from the evaluation episodes themselves
-(BiLLP gives LLM methods 100 training episodes first; `rlrec demos generate` is that phase).
+the evaluation table reports beside Len / R_each / R_traj, and shows a progress bar of the
+episodes of each batch (an LLM step takes seconds on a CPU). The reflector and the actor/critic
+memories keep filling from the evaluation episodes; BiLLP's training episodes before the test
+are `llm_train_users` (`rlrec.experiment`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from rlrec.interactive.evaluate import Observation
 from rlrec.interactive.llm.agent import LLMAgent
@@ -27,10 +29,14 @@ class AgentPolicy:
         self.tokens: list[int] = []  # per recommendation: prompt + completion tokens
         self.last_step: dict[int, int] = {}  # row -> index of its latest entry above
         self.calls_before = agent.backend.usage.calls  # e.g. its training episodes
+        self.progress: tqdm | None = None  # finished episodes of the current batch
 
     def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
         actions = np.zeros(len(obs.users), dtype=np.int64)
         active = np.ones(len(obs.users), dtype=bool) if obs.active is None else obs.active
+        if (obs.turn == 0).all():  # a new batch of episodes (one per evaluation seed)
+            self._close_progress()
+            self.progress = tqdm(total=len(obs.users), desc=f"{self.name}: test", unit="user")
         for b in np.flatnonzero(active):
             if obs.turn[b] == 0:
                 self.histories[b], self.episodes[b] = [], []
@@ -72,8 +78,17 @@ class AgentPolicy:
             self.episodes[b].append((title, reward, ended))
             if ended:
                 self.agent.reflect(self.episodes[b])
+        if self.progress is not None:
+            self.progress.update(int((active & done).sum()))
+            self.progress.set_postfix(steps=len(self.latencies), refresh=False)
         if not (active & ~done).any():
             self.agent.commit()
+            self._close_progress()
+
+    def _close_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
 
     def cost(self) -> dict[str, float]:
         """Per recommendation: LLM seconds and tokens of the planner, actor and critic calls.
