@@ -29,8 +29,9 @@ data:
   synthetic: {n_users: 80, n_items: 60}
 worldmodel: {model: mf, epochs: 3, n_ensemble: 2}
 evaluation: {n_users: 10, seeds: [0, 1]}
-agent: {mode: actonly, grounder: ngram}
+agent: {mode: billp, grounder: ngram}
 demo_users: 6
+llm_train_users: 6
 ilrec: {train_episodes: 128, episodes_per_iteration: 32}
 study:
   seeds: [0, 1]
@@ -91,8 +92,10 @@ def test_quickstart_runs_every_stage_resumes_and_reuses_its_caches(
     with pytest.raises(KeyboardInterrupt):
         run_quickstart(cfg, echo=lambda text: None)
     assert not (run_dir / "report.md").exists()
-    first_calls = sum(s.usage.calls for s in scripted_llm)
-    assert first_calls > 0
+    demos_agent, expert = scripted_llm
+    assert demos_agent.usage.calls > 0
+    # the expert replays the demo users before its test: those answers come from the cache
+    assert expert.usage.cache_hits >= demos_agent.usage.calls, (expert.usage, demos_agent.usage)
 
     monkeypatch.setattr(marco_experiment, "run_study", real_marco)
     stages: list[str] = []
@@ -111,6 +114,7 @@ def test_quickstart_runs_every_stage_resumes_and_reuses_its_caches(
     text = report.read_text()
     for method in ("il-rec", "bc", "a2c", "dorl", "random", "greedy", "LLM expert"):
         assert method in text
+    assert "after 6 training episodes on the first demo users" in text
     assert "**Reading the table** (R_traj): IL-Rec" in text
     assert ": marco |" in text and ": uniform |" in text and "| mae | rmse |" in text
     assert {"learning_curves", "episode_lengths"} <= set(results["figures"])

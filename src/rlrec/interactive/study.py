@@ -361,8 +361,13 @@ def results_caption(cfg: Any, demo_info: dict[str, Any] | None) -> str:
             "world model's train rewards."
         )
     if study.llm_expert == "live":
+        trained = (
+            f", after {cfg.llm_train_users} training episodes on the first demo users"
+            if cfg.llm_train_users
+            else ", with empty memories"
+        )
         lines.append(
-            f"LLM expert: {study.llm_users} users, seeds {study.llm_seeds} (CPU cost per step "
-            "in its row)."
+            f"LLM expert: {study.llm_users} users, seeds {study.llm_seeds}{trained} (CPU cost "
+            "per step in its row)."
         )
     return "\n".join(lines)
