@@ -120,3 +120,27 @@ def test_bench_marco_writes_json(tmp_path: Path) -> None:
         assert result["modes"][mode]["bridge_samples_per_s"] > 0
         assert result["modes"][mode]["predict_pairs_per_s"] > 0
     assert result["modes"]["parity"]["agents"] == 4
+
+
+def test_mae_overview_marks_the_best_method_of_each_target_and_beta():
+    from rlrec.crossdomain.experiment import mae_overview
+
+    def row(method, target, beta, mae):
+        return {"method": method, "target": target, "beta": beta, "mae": {"mean": mae, "std": 0}}
+
+    rows = [
+        row("marco", "Drama", 0.2, 0.76),
+        row("uniform", "Drama", 0.2, 0.77),
+        row("marco", "Comedy", 0.2, 0.80),
+        row("uniform", "Comedy", 0.2, 0.78),
+        row("ptupcdr[Drama]", "Comedy", 0.2, 0.79),  # only where Drama is a source
+        row("ptupcdr", "Comedy", 0.2, 0.785),  # its rows follow marco's
+    ]
+    lines = mae_overview(rows).splitlines()
+    assert lines[2] == "| method | Drama 0.2 | Comedy 0.2 |"
+    assert lines[4:] == [
+        "| marco | **0.760** | 0.800 |",
+        "| uniform | 0.770 | **0.780** |",
+        "| ptupcdr |  | 0.785 |",
+        "| ptupcdr[Drama] |  | 0.790 |",
+    ]

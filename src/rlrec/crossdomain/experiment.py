@@ -224,6 +224,35 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def mae_overview(rows: list[dict[str, Any]]) -> str:
+    """The table at a glance: mean MAE per method (rows) and target x beta (columns), the
+    best of each column in bold; the full tables follow it."""
+    cells = list(dict.fromkeys((r["target"], r["beta"]) for r in rows))
+    mae = {(r["method"], r["target"], r["beta"]): r["mae"]["mean"] for r in rows if "mae" in r}
+    best = {c: min(v for (_, *k), v in mae.items() if tuple(k) == c) for c in cells}
+    family: dict[str, int] = {}  # ptupcdr[Action] etc. right after their method
+    for r in rows:
+        family.setdefault(r["method"].split("[")[0], len(family))
+    methods = sorted(
+        dict.fromkeys(r["method"] for r in rows),
+        key=lambda m: (family[m.split("[")[0]], "[" in m, m),
+    )
+    lines = [
+        "### MAE at a glance (columns: target, beta; mean over seeds; best in bold)",
+        "",
+        "| method | " + " | ".join(f"{t} {b}" for t, b in cells) + " |",
+        "|" + "---|" * (len(cells) + 1),
+    ]
+    for method in methods:
+        values = [mae.get((method, *c)) for c in cells]
+        shown = [
+            "" if v is None else f"**{v:.3f}**" if v == best[c] else f"{v:.3f}"
+            for v, c in zip(values, cells, strict=True)
+        ]
+        lines.append(f"| {method} | " + " | ".join(shown) + " |")
+    return "\n".join(lines)
+
+
 def write_results(folder: Path, results: list[dict[str, Any]], cfg: MarcoExperimentConfig) -> None:
     rows = aggregate(results)
     columns = [
@@ -244,7 +273,7 @@ def write_results(folder: Path, results: list[dict[str, Any]], cfg: MarcoExperim
         f"{cfg.evaluation.relevance_threshold}) + {cfg.evaluation.n_negatives} sampled unrated "
         "items per user."
     )
-    md, labelled = [], []
+    md, labelled = [mae_overview(rows), ""], []
     for target, beta in dict.fromkeys((r["target"], r["beta"]) for r in rows):
         part = [r for r in rows if r["target"] == target and r["beta"] == beta]
         md += [f"### target {target}, beta = {beta}", "", tables.to_markdown(part, columns), ""]
