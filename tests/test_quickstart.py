@@ -114,7 +114,7 @@ def test_quickstart_runs_every_stage_resumes_and_reuses_its_caches(
     text = report.read_text()
     for method in ("il-rec", "bc", "a2c", "dorl", "random", "greedy", "LLM expert"):
         assert method in text
-    assert "after 6 training episodes on the first demo users" in text
+    assert "after 6 training episodes (train users, the demo users first)" in text
     assert "**Reading the table** (R_traj): IL-Rec" in text
     assert ": marco |" in text and ": uniform |" in text and "| mae | rmse |" in text
     assert {"learning_curves", "episode_lengths"} <= set(results["figures"])

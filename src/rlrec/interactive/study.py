@@ -362,7 +362,7 @@ def results_caption(cfg: Any, demo_info: dict[str, Any] | None) -> str:
         )
     if study.llm_expert == "live":
         trained = (
-            f", after {cfg.llm_train_users} training episodes on the first demo users"
+            f", after {cfg.llm_train_users} training episodes (train users, the demo users first)"
             if cfg.llm_train_users
             else ", with empty memories"
         )
