@@ -96,6 +96,13 @@ def test_worldmodel_and_evaluate_commands_on_synthetic_data(tmp_path):
     results = json.loads((tmp_path / "sim" / "evaluate-free" / "results.json").read_text())
     assert [r["method"] for r in results] == ["random", "oracle (upper bound)"]
     assert len(results[0]["per_seed"]["R_traj"]) == 2
+    # each policy is its own cached stage: another set reuses random and writes its own table
+    done = rlrec("evaluate", "--policy", "popularity,random", *common)
+    assert done.returncode == 0, done.stderr
+    assert "stage evaluate-free/random: cache hit" in done.stderr
+    again = json.loads((tmp_path / "sim" / "evaluate-free" / "results.json").read_text())
+    assert [r["method"] for r in again] == ["popularity", "random"]
+    assert again[1] == results[0]
     assert_user_error(rlrec("evaluate", "--policy", "psychic", *common), "unknown policy")
 
 

@@ -239,34 +239,43 @@ def _llm_params(cfg: ExperimentConfig, policies: list[str]) -> dict[str, Any]:
 def evaluate_stage(
     cfg: ExperimentConfig, ds: Dataset, world: WorldModel, run: Run, policies: list[str]
 ) -> list[dict[str, Any]]:
-    """Evaluate `policies` (heuristics, `llm-<mode>`) on the standard test users; write
-    md/csv/json tables."""
+    """Evaluate `policies` (heuristics, `llm-<mode>`) on the standard test users, each in its
+    own cached stage `evaluate-<mode>/<policy>` (a killed run keeps the finished policies; a
+    later command with other policies reuses them); write their md/csv/json table."""
+    ev = cfg.evaluation
+    users = standard_users(world.users["test"], ev.n_users, ev.user_seed)
+    rows = [evaluate_one(cfg, ds, world, run, name, users) for name in policies]
+    folder = run.dir / f"evaluate-{ev.mode}"
+    write_json(folder / "standard_users.json", users.tolist())
+    write_text(folder / "results.json", tables.to_json(rows))
+    write_text(folder / "results.md", evaluation_markdown(rows, cfg) + "\n")
+    write_text(folder / "results.csv", tables.to_csv(rows, list(METRICS)))
+    return rows
+
+
+def evaluate_one(
+    cfg: ExperimentConfig, ds: Dataset, world: WorldModel, run: Run, name: str, users: Any
+) -> dict[str, Any]:
+    """One policy's row of the evaluation table (cached)."""
     ev = cfg.evaluation
     stage = run.stage(
-        f"evaluate-{ev.mode}",
-        params={"evaluation": ev, "policies": policies, **_llm_params(cfg, policies)},
+        f"evaluate-{ev.mode}/{name}",
+        params={"evaluation": ev, "policy": name, **_llm_params(cfg, [name])},
         inputs={"worldmodel": run.outputs("worldmodel")["key"]},
     )
     if stage.cached:
-        return json.loads(stage.path("results.json").read_text(encoding="utf-8"))
-    users = standard_users(world.users["test"], ev.n_users, ev.user_seed)
-    rows = []
-    for name in policies:
-        policy = _policy(name, world, ds, cfg)
-        per_seed = evaluate_policy(policy, world, ev, users)
-        label = "oracle (upper bound)" if name == "oracle" else name
-        rows.append({"method": label, **summarize_seeds(per_seed), "per_seed": per_seed})
-        if hasattr(policy, "cost"):  # LLM agents: latency and tokens per recommendation
-            rows[-1].update(policy.cost())
-        log.info("evaluate %s: R_traj %.3f", label, rows[-1]["R_traj"]["mean"])
-    outputs = [
-        write_json(stage.path("standard_users.json"), users.tolist()),
-        write_text(stage.path("results.json"), tables.to_json(rows)),
-        write_text(stage.path("results.md"), evaluation_markdown(rows, cfg) + "\n"),
-        write_text(stage.path("results.csv"), tables.to_csv(rows, list(METRICS))),
-    ]
-    stage.complete(outputs, summary={r["method"]: r["R_traj"]["mean"] for r in rows})
-    return rows
+        return json.loads(stage.path("row.json").read_text(encoding="utf-8"))
+    policy = _policy(name, world, ds, cfg)
+    per_seed = evaluate_policy(policy, world, ev, users)
+    label = "oracle (upper bound)" if name == "oracle" else name
+    row = {"method": label, **summarize_seeds(per_seed), "per_seed": per_seed}
+    if hasattr(policy, "cost"):  # LLM agents: latency and tokens per recommendation
+        row.update(policy.cost())
+    log.info("evaluate %s: R_traj %.3f", label, row["R_traj"]["mean"])
+    stage.complete(
+        [write_json(stage.path("row.json"), row)], summary={"R_traj": row["R_traj"]["mean"]}
+    )
+    return row
 
 
 def evaluation_markdown(rows: list[dict[str, Any]], cfg: ExperimentConfig) -> str:
