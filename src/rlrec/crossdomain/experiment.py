@@ -229,7 +229,7 @@ def mae_overview(rows: list[dict[str, Any]]) -> str:
     best of each column in bold; the full tables follow it."""
     cells = list(dict.fromkeys((r["target"], r["beta"]) for r in rows))
     mae = {(r["method"], r["target"], r["beta"]): r["mae"]["mean"] for r in rows if "mae" in r}
-    best = {c: min(v for (_, *k), v in mae.items() if tuple(k) == c) for c in cells}
+    best = {c: min(v for (_, t, b), v in mae.items() if (t, b) == c) for c in cells}
     family: dict[str, int] = {}  # ptupcdr[Action] etc. right after their method
     for r in rows:
         family.setdefault(r["method"].split("[")[0], len(family))

@@ -55,12 +55,7 @@ def plot_mae(rows: list[dict[str, Any]], path: Path) -> Path | None:
         ax.set_xlabel("cold-start ratio beta")
         ax.set_ylabel("MAE (test, cold-start users)")
         ax.grid(alpha=0.3)
-    handles, labels = {}, []
-    for ax in axes[0]:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    labels = list(handles)
-    fig.legend([handles[k] for k in labels], labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    _legend_outside(fig, axes)
     fig.tight_layout()
     return save(fig, path)
 
@@ -106,13 +101,18 @@ def plot_weights(weights: list[dict[str, Any]], path: Path) -> Path | None:
             ax.set_title(f"{method}: target {target}", fontsize=9)
             ax.grid(axis="y", alpha=0.3)
         row[0].set_ylabel("mean weight (test rows)")
-    handles = {}
+    _legend_outside(fig, axes, title="source domain")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def _legend_outside(fig: Any, axes: Any, title: str | None = None) -> None:
+    """One legend of every panel's labels (each once), right of the panels, never on the data."""
+    handles: dict[str, Any] = {}
     for ax in axes.flat:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
     fig.legend(
-        list(handles.values()), list(handles), title="source domain",
+        list(handles.values()), list(handles), title=title,
         loc="center left", bbox_to_anchor=(1.0, 0.5),
     )  # fmt: skip
-    fig.tight_layout()
-    return save(fig, path)
