@@ -108,11 +108,14 @@ def worldmodel_stage(cfg: ExperimentConfig, ds: Dataset, run: Run) -> WorldModel
     stage = run.stage(
         "worldmodel",
         params={"worldmodel": cfg.worldmodel, "quit": cfg.evaluation.quit},
-        inputs={"dataset": cache_folder(cfg.data) / "manifest.json"},
+        inputs={
+            "dataset": cache_folder(cfg.data) / "manifest.json",
+            **{f"calibration-{s}": c.trajectories for s, c in cfg.worldmodel.calibration.items()},
+        },
     )
     if stage.cached:
         return WorldModel.load(stage.dir)
-    world = make_world_model(ds, cfg.worldmodel)
+    world = make_world_model(ds, cfg.worldmodel, run=run, low_reward=cfg.evaluation.quit.low_reward)
     world.meta["episode_length"] = calibrate(world, ds, cfg)
     lengths = world.meta["episode_length"]
     log.info(

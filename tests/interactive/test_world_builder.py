@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -188,3 +189,102 @@ def test_reward_mappings() -> None:
     assert np.allclose(to_reward(logits, implicit=True, negatives=4), expected, atol=1e-5)
     stars = np.array([-0.3, 2.5, 5.4])
     assert to_reward(stars, implicit=False, negatives=4).tolist() == [0.0, 2.5, 5.0]
+
+
+# -- BiLLP's two worlds: calibration to recorded runs --------------------------------------------
+
+
+def _billp_run(folder: Path, name: str, users: list[int], rewards, rng) -> Path:
+    """A BiLLP trajs_agent file: each user gets 2-6 continuing books and a quit step."""
+    data = {}
+    for k, user in enumerate(users):  # test-data generation only
+        books = rng.choice(150, 7, replace=False)
+        lines = []
+        steps = int(rng.integers(2, 7))
+        for n in range(1, steps + 1):
+            outcome = (
+                "Episode finished, User Stop, reward=-1000.000"
+                if n == steps
+                else f"Episode continue, reward={rewards(rng)}"
+            )
+            lines += [f"Thought {n}: x", f"Action {n}: recommend[Book {books[n]}]",
+                      f"Observation {n}: {outcome}"]  # fmt: skip
+        history = [f"Book {b}" for b in rng.choice(150, 5, replace=False)]
+        data[str(k)] = {
+            "userid": int(user),
+            "prompt": "",
+            "traj_by_line": [f"The user's viewing history is {history!r}, please", *lines],
+        }
+    path = folder / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_two_calibrated_worlds_on_standard_test_users(tmp_path: Path) -> None:
+    from rlrec.interactive.calibration import CalibrationConfig
+    from rlrec.interactive.env import VectorRecEnv
+    from rlrec.interactive.evaluate import standard_users
+    from rlrec.runs import create_run
+
+    ds = implicit_dataset()
+    ids = np.sort(ds.interactions["user_id"].unique())
+    test_ids = standard_users(ids, 20)
+    rng = np.random.default_rng(3)
+    train_run = _billp_run(
+        tmp_path, "amazon_train_0_9_toy_0.5_2024-01-01-00-00-00.json",
+        [*np.setdiff1d(ids, test_ids)[:20], 99_999], lambda r: round(r.uniform(2, 4.5), 3), rng,
+    )  # fmt: skip
+    test_run = _billp_run(
+        tmp_path, "amazon_test_0_9_toy_0.5_2024-01-01-00-00-00.json",
+        list(test_ids), lambda r: int(r.choice([2, 4, 5, 5, 5])), rng,
+    )  # fmt: skip
+    cfg = WorldModelConfig(
+        model="mf", **FAST, test_users=20,
+        calibration={
+            "train": CalibrationConfig(trajectories=str(train_run)),
+            "test": CalibrationConfig(trajectories=str(test_run), scale="integer"),
+        },
+    )  # fmt: skip
+    run = create_run(tmp_path / "runs", "two-worlds", cfg, seed=0)
+    wm = make_world_model(ds, cfg, progress=False, run=run)
+
+    assert np.array_equal(wm.users["test"], np.sort(test_ids))  # BiLLP's standard users
+    assert not np.intersect1d(wm.users["train"], wm.users["test"]).size
+    test_rewards = np.asarray(wm.rewards["test"])
+    assert set(np.unique(test_rewards)) <= {1.0, 2.0, 3.0, 4.0, 5.0}  # integer ratings
+    train_rewards = np.asarray(wm.rewards["train"])
+    assert len(np.unique(train_rewards)) > 100 and train_rewards.min() >= 0.0
+    report = wm.meta["calibration"]["test"]["report"]
+    assert report["reward"]["simulated_mean"] == pytest.approx(
+        report["reward"]["recorded_mean"], abs=0.02
+    )  # the levels' shares are fitted on exactly these pairs
+    assert wm.meta["calibration"]["train"]["report"]["users"]["own"] == 20
+    for split in ("train", "test"):
+        assert wm.threshold(split) == wm.thresholds[split] != wm.distance_threshold
+        assert VectorRecEnv.from_world(wm, split).threshold == np.float32(wm.threshold(split))
+        assert (run.dir / f"calibration-{split}" / "report.md").is_file()
+
+    wm.save(tmp_path / "saved")
+    assert WorldModel.load(tmp_path / "saved").thresholds == wm.thresholds
+    again = make_world_model(ds, cfg, progress=False, run=run)  # the calibrations are cached
+    assert run.manifest()["stages"]["calibration-test"]["key"]
+    np.testing.assert_array_equal(np.asarray(again.rewards["test"]), test_rewards)
+
+
+def test_billp_matrices_ignore_the_calibration(tmp_path: Path) -> None:
+    from rlrec.interactive.calibration import CalibrationConfig
+
+    ds = dataclasses.replace(implicit_dataset(n_users=6), name="billp-amazon")
+    n_items = len(ds.items)
+    rng = np.random.default_rng(0)
+    ds.arrays.update(
+        reward_train=rng.uniform(0, 5, (4, n_items)).astype(np.float32),
+        reward_test=rng.uniform(0, 5, (3, n_items)).astype(np.float32),
+        distance_train=rng.uniform(0, 30, (n_items, n_items)).astype(np.float32),
+    )
+    cfg = WorldModelConfig(
+        calibration={"test": CalibrationConfig(trajectories=str(tmp_path / "absent.json"))}
+    )
+    wm = make_world_model(ds, cfg)
+    assert wm.meta["source"] == "billp" and not wm.thresholds
+    np.testing.assert_array_equal(wm.rewards["test"], ds.arrays["reward_test"])

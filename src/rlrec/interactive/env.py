@@ -145,7 +145,7 @@ class RecEnv(gym.Env):
         return cls(
             world.rewards[split],
             world.distances(split),
-            world.distance_threshold,
+            world.threshold(split),
             quit,
             world.users[split],
         )
@@ -267,7 +267,7 @@ class VectorRecEnv:
     ) -> VectorRecEnv:
         """The vectorised environment of one split of a world model (keywords as __init__)."""
         return cls(
-            world.rewards[split], world.distances(split), world.distance_threshold, quit, **kwargs
+            world.rewards[split], world.distances(split), world.threshold(split), quit, **kwargs
         )
 
     # ----------------------------------------------------------------------------- state

@@ -166,7 +166,7 @@ def evaluate_policy(
     env = VectorRecEnv(
         world.rewards["test"],
         world.distances("test"),
-        world.distance_threshold,
+        world.threshold("test"),
         quit_cfg,
         track_history=True,
     )

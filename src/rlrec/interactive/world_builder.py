@@ -5,7 +5,10 @@ dataset carries them (or `WorldModelConfig.source` says so), else `build_world_m
 DeepFM-style rating model learned from the logs (`ratingmodels` holds MF and DeepFM, Guo et al.
 2017; `ratingfit` trains them and predicts):
   1. users are split into disjoint train / test users (seeded; `test_user_fraction`), unless the
-     interactions carry a `split` column naming both (then that split is kept);
+     interactions carry a `split` column naming both (then that split is kept), or
+     `test_users` = n asks for BiLLP's n standard users of all users (sorted ids shuffled with
+     `random.Random(233)`, `evaluate.standard_users`) as the test split, the rest as train:
+     BiLLP's Amazon test run is on exactly these users;
   2. the rating model is fit on the logs of *all* users, less a seeded held-out slice of the
      (user, item) rows: `val_fraction` for early stopping, `test_fraction` for the error
      reported in `meta["metrics"]`;
@@ -22,6 +25,9 @@ DeepFM-style rating model learned from the logs (`ratingmodels` holds MF and Dee
      factors q_i; DeepFM: the item-id field embedding), stored as `item_embeddings`; on unit
      vectors distances lie in [0, 2] for either model. The threshold is the
      `distance_quantile` quantile of the distances of sampled distinct item pairs.
+  6. `calibration` (optional, per split): BiLLP's two worlds. Each named split's rewards,
+     low-reward line and distance threshold are fitted to a recorded run of BiLLP's agent in
+     that split's world (`calibration` module; a cached stage when a run is given).
   `meta` records the config, held-out metrics per member, their mean and the ensemble's
   (RMSE/MAE on the reward scale; AUC too for implicit data), the rating range, the quantile,
   user counts, training seconds, and `episode_length`, which the worldmodel stage fills with
@@ -43,6 +49,7 @@ from pydantic import Field
 from rlrec.config import Config
 from rlrec.data.dataset import Dataset
 from rlrec.errors import DataError
+from rlrec.interactive.calibration import CalibrationConfig, calibrate_world
 from rlrec.interactive.worldmodel import (
     REWARD_RANGE,
     SPLITS,
@@ -53,6 +60,7 @@ from rlrec.interactive.worldmodel import (
 
 if TYPE_CHECKING:  # torch-backed modules load only when a model is built: configs stay light
     from rlrec.interactive import ratingfit as rf
+    from rlrec.runs import Run
 
 __all__ = ["WorldModelConfig", "auc", "build_world_model", "make_world_model", "to_reward"]
 
@@ -106,13 +114,39 @@ class WorldModelConfig(Config):
     )
     distance_pairs: int = Field(200_000, ge=100, description="item pairs sampled for the quantile")
     seed: int = Field(0, description="seed of the user split, held-out slice, models, negatives")
+    test_users: int | None = Field(
+        None,
+        ge=1,
+        description="test split = BiLLP's n standard users of all users (sorted ids shuffled "
+        "with Random(233)), train split = the rest; null: test_user_fraction",
+    )
+    calibration: dict[Literal["train", "test"], CalibrationConfig] = Field(
+        default_factory=dict,
+        description="per split: fit its rating link, low-reward line and distance threshold to "
+        "a recorded BiLLP run in that split's world (BiLLP's train and test worlds); learned "
+        "worlds only",
+    )
 
 
-def make_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True) -> WorldModel:
-    """BiLLP's own matrices when `ds` carries them (or `cfg.source` says so), else a learned one."""
+def make_world_model(
+    ds: Dataset,
+    cfg: WorldModelConfig,
+    progress: bool = True,
+    run: Run | None = None,
+    low_reward: float = 2.0,
+) -> WorldModel:
+    """BiLLP's own matrices when `ds` carries them (or `cfg.source` says so), unchanged; else a
+    learned one, calibrated per split when `cfg.calibration` says so (cached stages of `run`;
+    `low_reward` is the quit rule's configured line)."""
     if cfg.source == "billp" or (cfg.source == "auto" and has_billp_arrays(ds)):
+        if cfg.calibration:
+            log.info("world model: BiLLP's own matrices are its two worlds; no calibration")
         return world_model_from_billp(ds)
-    return build_world_model(ds, cfg, progress=progress)
+    world = build_world_model(ds, cfg, progress=progress)
+    if not cfg.calibration:
+        return world
+    base = cfg.model_dump(mode="json", exclude={"calibration"})
+    return calibrate_world(world, ds, cfg.calibration, low_reward, run=run, base_params=base)
 
 
 def build_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True) -> WorldModel:
@@ -124,7 +158,10 @@ def build_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True)
     data_seq, *member_seqs = np.random.SeedSequence(cfg.seed).spawn(1 + cfg.n_ensemble)
     rng = np.random.default_rng(data_seq)  # user split, held-out slice, its negatives, pairs
     logs = _code_logs(ds)
-    splits = _split_users(ds, logs.user_ids, cfg.test_user_fraction, rng)
+    if cfg.test_users is None:
+        splits = _split_users(ds, logs.user_ids, cfg.test_user_fraction, rng)
+    else:
+        splits = _standard_split(logs.user_ids, cfg.test_users)
     data = _held_out(logs, cfg, rng)
     fields = rm.encode_fields(ds.users, ds.items, logs.user_ids, logs.items["item_id"].to_numpy())
     rows = {split: np.searchsorted(logs.user_ids, ids) for split, ids in splits.items()}
@@ -296,6 +333,16 @@ def _split_users(
         "train": np.sort(user_ids[order[n_test:]]),
         "test": np.sort(user_ids[order[:n_test]]),
     }
+
+
+def _standard_split(user_ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """BiLLP's n standard users of all `user_ids` as the test split, the rest as train."""
+    from rlrec.interactive.evaluate import standard_users
+
+    if n >= len(user_ids):
+        raise DataError(f"test_users={n} leaves no train users out of {len(user_ids)}")
+    test = np.sort(standard_users(np.sort(user_ids), n))
+    return {"train": np.setdiff1d(user_ids, test), "test": test}
 
 
 def _holdout(

@@ -7,8 +7,9 @@ evaluation; the two user sets are disjoint, as in BiLLP):
     users[split]        [U_split]             raw user ids, in row order
 and, for the quit rule, either `item_embeddings` [I, d] (distance = Euclidean distance between
 embeddings, computed on demand) or dense `distance_matrices[split]` [I, I] (BiLLP's own
-artefacts), plus `distance_threshold`. `items` lists the catalogue in column order (`item_id`,
-and `title` / `genres` where known).
+artefacts), plus `distance_threshold` (or a split's own one in `thresholds`, set by
+`calibration` when the train and evaluation worlds differ, as BiLLP's two worlds do). `items`
+lists the catalogue in column order (`item_id`, and `title` / `genres` where known).
 
 Two ways to obtain one (`world_builder.make_world_model` picks):
 
@@ -60,10 +61,15 @@ class WorldModel:
     distance_matrices: dict[str, np.ndarray] = field(default_factory=dict)
     uncertainty: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)  # a split's own threshold
 
     @property
     def n_items(self) -> int:
         return len(self.items)
+
+    def threshold(self, split: str) -> float:
+        """The distance threshold of `split`'s quit rule: its own, else `distance_threshold`."""
+        return float(self.thresholds.get(split, self.distance_threshold))
 
     def distances(self, split: str) -> np.ndarray:
         """Dense [I, I] float32 item-item distances for `split` (computed once, then kept)."""
@@ -90,7 +96,11 @@ class WorldModel:
             for split, matrix in self.distance_matrices.items():
                 out.append(write_npy(folder / f"distances_{split}.npy", matrix))
         out.append(write_parquet(folder / "items.parquet", self.items))
-        meta = {"distance_threshold": self.distance_threshold, **self.meta}
+        meta = {
+            "distance_threshold": self.distance_threshold,
+            "thresholds": self.thresholds,
+            **self.meta,
+        }
         out.append(write_json(folder / "world.json", meta))
         return out
 
@@ -116,6 +126,7 @@ class WorldModel:
             users={s: np.load(folder / f"users_{s}.npy", allow_pickle=False) for s in SPLITS},
             items=pd.read_parquet(folder / "items.parquet"),
             distance_threshold=float(meta.pop("distance_threshold")),
+            thresholds={s: float(t) for s, t in meta.pop("thresholds", {}).items()},
             item_embeddings=np.load(embeddings) if embeddings.exists() else None,
             distance_matrices=optional("distances"),
             uncertainty=optional("uncertainty"),

@@ -141,7 +141,7 @@ def make_heuristic(
     guard = name != "random" if guard is None else guard
     split = "test" if name == "oracle" else "train"
     distances = world.distances(split) if guard else None
-    threshold = world.distance_threshold
+    threshold = world.threshold(split)
     if name == "random":
         return RandomPolicy(distances, threshold)
     if name == "popularity":
