@@ -371,36 +371,30 @@ def bench_llm_cmd(
         "runs/bench/llm.json"
     ),
     prompts: Annotated[int, typer.Option(help="raw generation calls")] = 8,
-    steps: Annotated[int, typer.Option(help="agent steps on the world model's train users")] = 8,
+    users: Annotated[int, typer.Option(help="agent episodes: the demonstrations' first users")] = 3,
+    compare: Annotated[
+        bool, typer.Option(help="also time the earlier agent (generate, separate prompts) first")
+    ] = True,
     overrides: Overrides = None,
 ) -> None:
-    """LLM tokens/s raw vs through the agent, and the agent's per-step latency."""
+    """LLM token rates raw vs through the agent, per module and step, every call uncached."""
     from rlrec.bench import write_bench
     from rlrec.bench.llm import bench_llm
-    from rlrec.experiment import world_stages
-    from rlrec.interactive.env import RecEnv
-    from rlrec.interactive.llm.generate import build_agent
+    from rlrec.experiment import expert_episodes, world_stages
+    from rlrec.interactive.llm.generate import build_agent, train_agent
 
     cfg = _experiment(config, overrides)
     _run, _ds, world = world_stages(cfg)
-    agent = build_agent(world, cfg.llm, cfg.agent, cfg.seed)
-    env = RecEnv.from_world(world, "train", cfg.evaluation.quit)
-    env.reset(seed=cfg.seed)
-    history: list[str] = []
-    window: list[list[float]] = []
-
-    def agent_step() -> dict:
-        step = agent.act(history, window)
-        _, reward, terminated, truncated, _ = env.step(step["item"])
-        history.append(agent.titles[step["item"]])
-        window.append([step["item"], reward])
-        if terminated or truncated:
-            env.reset()
-            history.clear()
-            window.clear()
-        return step
-
-    result = bench_llm(cfg.llm, prompts, cfg.llm.max_tokens, agent_step, steps)
+    llm = cfg.llm.model_copy(update={"cache": False})
+    settings = {"agent": cfg.agent}
+    if compare:
+        old = cfg.agent.model_copy(update={"actor_mode": "generate", "prompt_style": "separate"})
+        settings = {"earlier": old, "agent": cfg.agent}
+    agents = {name: build_agent(world, llm, a, cfg.seed) for name, a in settings.items()}
+    rows, quit = expert_episodes(cfg, world, users)
+    result = bench_llm(
+        cfg.llm, prompts, cfg.llm.max_tokens, agents, lambda a: train_agent(world, a, rows, quit)
+    )
     write_bench(out, result)
     typer.echo(json.dumps(result, indent=2))
     typer.echo(f"\nwritten to {out}")

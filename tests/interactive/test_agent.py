@@ -193,14 +193,18 @@ def test_memory_faiss_and_numpy_agree():
 
 
 @pytest.mark.parametrize("mode", ["billp", "react", "actonly", "reflexion"])
-@pytest.mark.parametrize("actor_mode", ["generate", "score"])
-def test_agent_modes(world, tmp_path, mode, actor_mode):
-    agent = make_agent(world, tmp_path, mode=mode, actor_mode=actor_mode, n_candidates=5)
+@pytest.mark.parametrize("actor_mode", ["choice", "generate", "score"])
+@pytest.mark.parametrize("prompt_style", ["shared", "separate"])
+def test_agent_modes(world, tmp_path, mode, actor_mode, prompt_style):
+    agent = make_agent(
+        world, tmp_path, mode=mode, actor_mode=actor_mode, n_candidates=5, prompt_style=prompt_style
+    )
     out = agent.act([], [])
     assert 0 <= out["item"] < world.n_items
     assert out["item_id"] == 100 + out["item"]
     assert out["grounded_title"] == TITLES[out["item"]]
     assert out["grounding"] in ("exact", "normalised", "similarity", "none")
+    assert out["chosen_by"] in ("llm", "fallback")
     assert out["tokens"] > 0 and out["prompt"][-1]["role"] == "user"
     assert bool(out["thought"]) == (mode != "actonly")
     assert len(out["hint"]) == 2
@@ -211,19 +215,142 @@ def test_agent_modes(world, tmp_path, mode, actor_mode):
     agent.commit()
     assert len(agent.actor_memory) == (1 if mode == "billp" else 0)
     assert len(agent.reflections) == (1 if mode in ("billp", "reflexion") else 0)
+    calls = {role: agent.stats[role]["calls"] for role in ("planner", "critic", "reflector")}
+    assert calls == {
+        "planner": int(mode != "actonly"),
+        "critic": 2 * int(mode == "billp"),  # V(s) and V(s')
+        "reflector": int(mode in ("billp", "reflexion")),
+    }
+    assert agent.stats["actor"]["calls"] >= 1 and agent.steps == 1
 
 
 def test_generate_grounding_and_fallback(world, tmp_path):
-    agent = make_agent(world, tmp_path, mode="actonly", n_candidates=4)
+    agent = make_agent(world, tmp_path, mode="actonly", n_candidates=4, actor_mode="generate")
     first = agent.act([], [])  # "Recommend[get shorty (1995)": normalised match
     assert (first["title"], first["grounding"]) == ("get shorty (1995)", "normalised")
-    assert first["item"] == 3
+    assert first["item"] == 3 and first["chosen_by"] == "llm"
     second = agent.act([], [])  # "recommend[Babe]": by similarity
     assert second["grounding"] == "similarity" and second["grounded_title"] == "Babe (1995)"
-    assert 0 < second["similarity"] < 1
+    assert 0 < second["similarity"] < 1 and second["chosen_by"] == "llm"
     third = agent.act([], [[0, 4.0]])  # unparseable: best-scored (shortest) candidate
     assert third["title"] is None and third["grounding"] == "none"
     assert third["item"] != 0  # recent items are not candidates
+    assert third["chosen_by"] == "fallback"
+    assert agent.chosen == {"llm": 2, "fallback": 1}
+
+
+def test_generate_never_repeats_an_item_of_the_episode(world, tmp_path):
+    """The actor names Get Shorty, recommended earlier in the episode: a fallback takes another
+    item, although Get Shorty is older than the history the prompt shows."""
+    agent = make_agent(world, tmp_path, mode="actonly", actor_mode="generate", history_len=1)
+    history = ["Get Shorty (1995)", "Heat (1995)", "Babe (1995)"]
+    out = agent.act(history, [])  # the first actor answer: "Recommend[get shorty (1995)"
+    assert out["title"] == "get shorty (1995)" and out["chosen_by"] == "fallback"
+    assert out["grounded_title"] not in history
+
+
+# -- choice among numbered candidates ------------------------------------------------------------
+
+
+class ChoosingBackend(FakeBackend):
+    """Scores the candidate number `favourite` highest; with `can_score=False` it cannot score
+    and answers the number as text (`reply`)."""
+
+    def __init__(self, cfg: LLMConfig, favourite: int = 3, can_score: bool = True, reply="2"):
+        super().__init__(cfg)
+        self.favourite, self.can_score, self.reply = favourite, can_score, reply
+        self.prompts: list[list[Message]] = []
+
+    def _chat(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
+        self.prompts.append(messages)
+        if "Candidates:" in messages[-1]["content"]:
+            return {"text": self.reply, "prompt_tokens": 10, "completion_tokens": 1}
+        return super()._chat(messages, params)
+
+    def _score(self, messages: list[Message], continuations: list[str]) -> list[float]:
+        if not self.can_score:
+            from rlrec.errors import RlrecError
+
+            raise RlrecError("this server cannot score")
+        self.prompts.append(messages)
+        return [0.0 if c == str(self.favourite) else -5.0 for c in continuations]
+
+
+def choosing_agent(world, tmp_path, backend_kw=None, **agent: Any) -> LLMAgent:
+    backend = ChoosingBackend(LLMConfig(cache_dir=tmp_path / "cache"), **(backend_kw or {}))
+    grounder = NgramGrounder.from_catalogue(world.items)
+    cfg = AgentConfig(**agent)
+    return LLMAgent(backend, world.items, grounder, NgramEmbedder(), cfg, np.random.default_rng(0))
+
+
+def test_choice_plays_the_number_the_llm_scores_highest(world, tmp_path):
+    agent = choosing_agent(world, tmp_path, mode="react")
+    out = agent.act(["Heat (1995)"], [[19, 4.0]])
+    assert out["item"] == out["candidates"][2] and out["chosen_by"] == "llm"
+    assert out["response"] == "3" and len(out["candidates"]) == agent.cfg.n_choices
+    shown = out["prompt"][-1]["content"]
+    assert f"3. {TITLES[out['item']]}" in shown  # the numbered list the LLM chose from
+    # genres are shown beside each candidate
+    assert ", ".join(agent.genres[out["item"]]) in shown.splitlines()[3]
+
+
+@pytest.mark.parametrize(
+    ("reply", "pick", "chosen_by"), [("2", 1, "llm"), ("no idea", 0, "fallback")]
+)
+def test_choice_without_scoring_reads_the_written_number(world, tmp_path, reply, pick, chosen_by):
+    kw = {"can_score": False, "reply": reply}
+    agent = choosing_agent(world, tmp_path, backend_kw=kw, mode="actonly")
+    out = agent.act([], [])
+    assert out["item"] == out["candidates"][pick] and out["chosen_by"] == chosen_by
+
+
+def test_choice_never_repeats_and_always_parses(world, tmp_path):
+    """A whole catalogue's worth of steps: every item once, every answer the LLM's."""
+    agent = choosing_agent(world, tmp_path, mode="billp", n_choices=9, history_len=2)
+    history: list[str] = []
+    window: list[list[float]] = []
+    for _ in range(world.n_items):
+        out = agent.act(history, window)
+        agent.observe(history, out["grounded_title"], 3.0, [*history, out["grounded_title"]], False)
+        history.append(out["grounded_title"])
+        window = [*window, [out["item"], 3.0]][-4:]
+    assert sorted(history) == sorted(agent.titles)  # every item once (display titles)
+    assert agent.chosen == {"llm": world.n_items}
+
+
+def test_choice_follows_the_hint_and_the_critics_verdicts(world, tmp_path):
+    agent = choosing_agent(world, tmp_path, mode="billp", n_choices=6, actor_memory_k=2)
+    history = ["Heat (1995)"]
+    agent.actor_memory.add_many(
+        [agent_key(history)] * 2, [("Crumb (1994)", 1), ("Babe (1995)", -1)]
+    )  # the critic judged Crumb good and Babe bad in this very state
+    out = agent.act(history, [[19, 4.0]])
+    assert out["candidates"][0] == TITLES.index("Crumb (1994)")  # listed first
+    assert TITLES.index("Babe (1995)") not in out["candidates"]  # left out
+    assert "encourage to recommend Crumb (1994)" in out["prompt"][-1]["content"]
+    hinted = sum(bool(set(out["hint"]) & set(agent.genres[c])) for c in out["candidates"][1:])
+    assert hinted >= 2  # half of the list from the exploration hint's genres
+
+
+def agent_key(history: list[str]) -> str:
+    return "The user viewing history is [" + "; ".join(history) + "]"
+
+
+def test_shared_layout_keeps_the_static_part_first(world, tmp_path):
+    """Every module's prompt opens with the same system message; the critic's state is the
+    start of the planner's; the actor continues the planner's conversation."""
+    agent = choosing_agent(world, tmp_path, mode="billp")
+    history = ["Heat (1995)", "Babe (1995)"]
+    agent.value(history)
+    out = agent.act(history, [[19, 4.0], [6, 2.0]])
+    agent.reflect([("Heat (1995)", 4.0, False), ("Babe (1995)", 2.0, True)])
+    critic, planner, actor, reflector = agent.backend.prompts
+    assert {p[0]["content"] for p in (critic, planner, actor, reflector)} == {prompts.GUIDE}
+    first_line = critic[1]["content"].splitlines()[0]
+    assert planner[1]["content"].startswith(first_line + "\n")
+    assert actor[: len(planner)] == planner and actor[len(planner)]["role"] == "assistant"
+    assert out["thought"] == actor[len(planner)]["content"]
+    assert "Candidates:" in actor[-1]["content"] and "Candidates:" not in planner[1]["content"]
 
 
 def test_candidates_exclude_recent_and_follow_hint(world, tmp_path):
@@ -256,7 +383,9 @@ def test_billp_memories_follow_thresholds(world, tmp_path):
 
 def test_agent_with_replay_backend(world, tmp_path):
     cfg = LLMConfig(backend="replay", cache_dir=tmp_path / "rec")
-    agent_cfg = AgentConfig(mode="actonly", hint_genres=0)
+    agent_cfg = AgentConfig(
+        mode="actonly", hint_genres=0, actor_mode="generate", prompt_style="separate"
+    )
     grounder = NgramGrounder.from_catalogue(world.items)
     twin = LLMAgent(ReplayBackend(cfg), world.items, grounder, NgramEmbedder(), agent_cfg)
     for _ in range(3):  # the example title of each call comes from the seeded candidates
@@ -281,6 +410,7 @@ def test_generate_demos_writes_and_resumes(world, tmp_path):
     first = generate_demos(world, agent, path, quit=quit)
     assert first["episodes"] == 3 and first["users"] == 3
     assert first["usage"]["calls"] > 0
+    assert first["llm_chosen_rate"] == 1.0 and first["fallback_rate"] == 0.0  # choice mode
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     steps = [r for r in lines if r["kind"] == "step"]
     assert {"prompt", "response", "title", "item", "similarity", "reward", "reason"} <= set(

@@ -26,6 +26,7 @@ def test_agent_policy_runs_the_protocol_and_reports_its_cost(world, tmp_path, mo
     # exactly one agent step per recommendation of every still-running episode
     assert cost["steps"] == pytest.approx(out["Len"]["mean"] * 3)
     assert cost["tokens_per_step"] > 0 and cost["llm_calls_per_step"] >= 1
+    assert cost["llm_chosen_share"] == 1.0  # choice mode: every answer parses
     assert policy.name == f"llm-{mode}"
     if mode in ("reflexion", "billp"):
         assert len(policy.agent.reflections) == 3  # one reflection per finished episode
@@ -36,6 +37,18 @@ def test_agent_policy_respects_the_no_repeat_mode(world, tmp_path):
     cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=8)
     out = summarize(evaluate_policy(policy, world, cfg))  # raises if a banned item is chosen
     assert out["Len"]["mean"] == 8
+    assert policy.cost()["llm_chosen_share"] == 1.0  # the agent itself never repeats
+
+
+def test_agent_policy_counts_generate_fallbacks(world, tmp_path):
+    """Every third answer of the fake actor does not parse: about a third are fallbacks."""
+    policy = AgentPolicy(make_agent(world, tmp_path, mode="actonly", actor_mode="generate"))
+    cfg = EvaluationConfig(n_users=3, seeds=[0], mode="fixed-k", k=6)
+    evaluate_policy(policy, world, cfg)
+    chosen = policy.agent.chosen
+    assert chosen["fallback"] >= 6 and chosen["llm"] >= 6
+    # a repeat is a fallback too, so the agent's own count may exceed the unparsed answers
+    assert policy.cost()["llm_chosen_share"] <= chosen["llm"] / policy.agent.steps
 
 
 def test_cost_counts_every_module_even_from_the_cache(world, tmp_path):
@@ -64,12 +77,13 @@ def test_training_episodes_fill_the_memories_the_test_episodes_then_use(world, t
     assert len(agent.reflections) == 3  # one per training episode
     assert len(agent.actor_memory) > 0 and len(agent.critic_memory) > 0  # both batches commit
     trained = AgentPolicy(agent)
+    training_calls = agent.backend.usage.calls
     evaluate_policy(trained, world, cfg)
     # the test episodes start from the training's memories: retrieved reflections in the prompt
     assert trained.cost()["tokens_per_step"] > fresh.cost()["tokens_per_step"]
-    assert trained.cost()["llm_calls_per_step"] == pytest.approx(
-        fresh.cost()["llm_calls_per_step"]
-    )  # the training episodes' calls are not the test's
+    cost = trained.cost()  # the training episodes' calls are not the test's
+    test_calls = agent.backend.usage.calls - training_calls
+    assert training_calls > 0 and cost["llm_calls_per_step"] * cost["steps"] == test_calls
     assert make_agent(world, tmp_path, mode="react").learns_in_context is False
 
 

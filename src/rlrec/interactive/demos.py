@@ -328,12 +328,15 @@ def report(store: DemoStore) -> dict[str, Any]:
 
     grounding_rate: share of steps whose title named a catalogue item (exactly, or after light
     normalisation: case, quotes, whitespace); hallucination_rate: the other steps (grounded only
-    by similarity, replaced by the environment, or not grounded). mean_reward is over steps with
-    a known reward; mean_return sums the known rewards of each episode.
+    by similarity, replaced by the environment, or not grounded). llm_chosen_rate /
+    fallback_rate: share of steps whose item the LLM chose / a fallback rule chose (the step's
+    `chosen_by`; steps of older stores without it count in neither). mean_reward is over steps
+    with a known reward; mean_return sums the known rewards of each episode.
     """
     lengths, returns, rewards = [], [], []
     methods: Counter[str] = Counter()
     quits: Counter[str] = Counter()
+    chosen: Counter[str] = Counter()
     for ep in store.episodes():
         lengths.append(len(ep.steps))
         returns.append(ep.return_)
@@ -341,6 +344,7 @@ def report(store: DemoStore) -> dict[str, Any]:
             if s.get("reward") is not None:
                 rewards.append(float(s["reward"]))
             methods[str(s.get("grounding"))] += 1
+            chosen[str(s.get("chosen_by"))] += 1
             if s.get("done"):
                 quits[str(s.get("reason"))] += 1
     n_steps = sum(lengths)
@@ -355,6 +359,8 @@ def report(store: DemoStore) -> dict[str, Any]:
         "unknown_rewards": n_steps - len(rewards),
         "grounding_rate": matched / n_steps if n_steps else float("nan"),
         "hallucination_rate": (n_steps - matched) / n_steps if n_steps else float("nan"),
+        "llm_chosen_rate": chosen["llm"] / n_steps if n_steps else float("nan"),
+        "fallback_rate": chosen["fallback"] / n_steps if n_steps else float("nan"),
         "grounding": dict(sorted(methods.items())),
         "quits": dict(sorted(quits.items())),
     }

@@ -9,11 +9,33 @@ Modes (`AgentConfig.mode`):
     actonly    the action only
 
 Actor (§4.3), `AgentConfig.actor_mode`:
+    choice     the LLM picks one of `n_choices` numbered candidates: the log-likelihood of each
+               number as its answer is scored (one prompt evaluation, no generation), so every
+               answer parses; a backend that cannot score writes the number instead.
     generate   the LLM writes `recommend[title]`; the title is grounded to the catalogue (exact,
                then normalised title, then the grounder's nearest title by similarity). When no
-               action parses, the best-scored candidate is taken and grounding is "none".
+               action parses, or it names an item already recommended in the episode, the
+               best-scored candidate is taken (a fallback; grounding "none" when none parsed).
     score      log-likelihood of `recommend[title]` over K candidates (a seeded sample of items
                not recently recommended, half of them from the exploration-hint genres).
+
+Every step says who chose its item (`chosen_by`): "llm" when the LLM's answer named it,
+"fallback" when a rule did (an unparsed or repeated answer, a backend that cannot score).
+
+What the agent uses (BiLLP): candidates never repeat an item of the episode; half of them come
+from the planner's exploration hint (genres absent from the recent window); the critic's feedback
+reaches the actor through the actor memory (items the critic judged good for a similar state are
+listed first, items it judged bad are left out); reflections go to the planner. The world model's
+rewards reach the agent only as the observed rewards of its own recommendations.
+
+Prompts (`AgentConfig.prompt_style`, see `prompts`): `shared` keeps one static system message
+first and lets the actor continue the planner's conversation, so a KV-caching backend evaluates
+only new tokens, and the planner's answer stops at its first line; `separate` is the earlier
+layout (each module its own prompt, the planner writing up to `max_tokens`). Together with
+`actor_mode=generate` it reproduces the earlier agent for comparisons (`rlrec bench llm`).
+
+Each call's cost is counted per module in `stats` (calls, prompt tokens and how many of them were
+reused from the KV cache, generated tokens, seconds of prompt evaluation and of generation).
 
 Critic (§4.4): V(s) is an integer in [-5, 5]; A(s_t, a_t) = r_t + γ V(s_{t+1}) - V(s_t). The
 critic memory stores r + γ V(s') and the actor memory stores {title: +1 if A >= 0 else -1}, keyed
@@ -29,7 +51,9 @@ hit if score < critic_threshold (0.01).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -45,12 +69,13 @@ from rlrec.interactive.grounding import (
     normalise_title,
 )
 from rlrec.interactive.llm import prompts
-from rlrec.interactive.llm.backends import Backend, Completion, Message
+from rlrec.interactive.llm.backends import Backend, Completion, Message, Scored
 from rlrec.interactive.llm.memory import Embedder, VectorMemory
 
 __all__ = ["AgentConfig", "LLMAgent", "parse_action", "parse_value"]
 
 MODES = ("billp", "react", "actonly", "reflexion")
+ROLES = ("planner", "actor", "critic", "reflector")
 VALUE_RANGE = (-5, 5)
 
 
@@ -60,9 +85,17 @@ class AgentConfig(Config):
     mode: Literal["billp", "react", "actonly", "reflexion"] = Field(
         "billp", description="billp | react (thought+action) | actonly | reflexion (react+reflect)"
     )
-    actor_mode: Literal["generate", "score"] = Field(
-        "generate", description="generate recommend[title] and ground it, or score K candidates"
+    actor_mode: Literal["choice", "generate", "score"] = Field(
+        "choice",
+        description="choice (pick a numbered candidate), generate recommend[title] and ground "
+        "it, or score K candidate titles",
     )
+    prompt_style: Literal["shared", "separate"] = Field(
+        "shared",
+        description="shared (static system first, actor continues the planner: KV reuse) or "
+        "separate (the earlier per-module prompts)",
+    )
+    n_choices: int = Field(8, ge=1, le=9, description="numbered candidates in choice mode")
     n_candidates: int = Field(20, ge=1, description="K: candidates scored (score mode, fallback)")
     history_len: int = Field(10, ge=1, description="titles in 'The user viewing history is'")
     hint_genres: int = Field(2, ge=0, description="genres in the exploration hint (0 = no hint)")
@@ -151,6 +184,9 @@ class LLMAgent:
         self.item_ids = catalogue["item_id"].to_numpy()
         self.position = {int(i): p for p, i in enumerate(self.item_ids.tolist())}
         self.exact, self.normalised = exact_lookup(catalogue)
+        self.positions: dict[str, list[int]] = {}  # title -> every column position holding it
+        for p, title in enumerate(self.titles):
+            self.positions.setdefault(title, []).append(p)
         self.genres = _genre_lists(catalogue)
         self.all_genres = sorted({g for gs in self.genres for g in gs})
         self.reflections = VectorMemory(embedder)
@@ -158,58 +194,134 @@ class LLMAgent:
         self.critic_memory = VectorMemory(embedder)
         self.pending: dict[str, list[tuple[str, Any]]] = {"actor": [], "critic": []}
         self._values: dict[str, tuple[float, int, float]] = {}  # key -> (V, tokens, latency)
+        self.stats: dict[str, Counter[str]] = {r: Counter() for r in ROLES}  # see `_count`
+        self.steps = 0
+        self.chosen: Counter[str] = Counter()  # steps by who chose the item: llm | fallback
 
     # -- acting ------------------------------------------------------------------------------
 
     def act(self, history_titles: Sequence[str], window: Sequence[Sequence[float]]) -> dict:
-        """Recommend one item. `history_titles`: titles recommended so far (the last
-        `history_len` are shown); `window`: the recent [item, reward] pairs, oldest first."""
+        """Recommend one item. `history_titles`: titles recommended so far in the episode (the
+        last `history_len` are shown; none of them is recommended again); `window`: the recent
+        [item, reward] pairs, oldest first."""
         cfg = self.cfg
         history = list(history_titles)[-cfg.history_len :]
         recent = [(int(i), float(r)) for i, r in window]
         state = prompts.state_text(history, [(self.titles[i], r) for i, r in recent])
         hint_genres = self.hint(recent)
-        hint = prompts.hint_text(hint_genres)
         cost = _Cost()
-        thought, planner_prompt = "", None
-        if cfg.mode != "actonly":
-            reflections = self.retrieve_reflections(state) if self.uses_reflections else []
-            planner_prompt = prompts.planner_messages(state, reflections, hint)
-            thought = _first_line(cost.add(self._chat(planner_prompt)).text)
-        advice = self.actor_advice(history) if cfg.mode == "billp" else ""
-        exclude = {self.position_of(t) for t in history} | {i for i, _ in recent}
-        out: dict[str, Any] = {"thought": thought, "planner_prompt": planner_prompt}
-        if cfg.actor_mode == "score":
-            candidates = self.candidates(exclude, hint_genres)
-            titles = [self.titles[c] for c in candidates]
-            prompt = prompts.actor_messages(state, thought, hint, advice, titles, titles[0])
-            item = self._best_candidate(prompt, candidates, cost)
-            title = self.titles[item]
-            out.update(response=prompts.ACTION_FORMAT.format(title=title), title=title)
-            out.update(item=item, grounding="exact", similarity=1.0)
+        thought, planner_prompt, conversation = self._plan(state, hint_genres, cost)
+        good, bad = self.actor_hits(history) if cfg.mode == "billp" else ([], [])
+        exclude = self.episode_items(history_titles) | {i for i, _ in recent}
+        ctx = _Step(state, hint_genres, thought, good, bad, exclude)
+        if cfg.actor_mode == "choice":
+            out = self._act_choice(ctx, conversation, cost)
+        elif cfg.actor_mode == "score":
+            out = self._act_score(ctx, cost)
         else:
-            candidates = self.candidates(exclude, hint_genres)
-            example = self.titles[candidates[0]]  # a hint-genre item shows the format
-            prompt = prompts.actor_messages(state, thought, hint, advice, example=example)
-            response = cost.add(self._chat(prompt)).text
-            title = parse_action(response)
-            if title is None:
-                item = self._best_candidate(prompt, candidates, cost)
-                grounding, similarity = "none", None
-            else:
-                item, grounding, similarity = self.ground(title)
-            out.update(response=response, title=title, item=item)
-            out.update(grounding=grounding, similarity=similarity)
+            out = self._act_generate(ctx, cost)
         out.update(
-            prompt=prompt,
+            thought=thought,
+            planner_prompt=planner_prompt,
             item_id=self.item_ids[out["item"]].item(),
             grounded_title=self.titles[out["item"]],
             hint=hint_genres,
-            advice=advice,
+            advice=ctx.advice,
             tokens=cost.tokens,
             latency=cost.latency,
         )
+        self.steps += 1
+        self.chosen[out["chosen_by"]] += 1
         return out
+
+    def _plan(
+        self, state: str, hint_genres: list[str], cost: _Cost
+    ) -> tuple[str, list[Message] | None, list[Message] | None]:
+        """(thought, planner prompt, the planner's conversation with its answer in the shared
+        layout); ActOnly plans nothing."""
+        if self.cfg.mode == "actonly":
+            return "", None, None
+        reflections = self.retrieve_reflections(state) if self.uses_reflections else []
+        hint = prompts.hint_text(hint_genres)
+        if self.cfg.prompt_style == "separate":
+            prompt = prompts.planner_messages(state, reflections, hint)
+            return _first_line(self._chat("planner", prompt, cost).text), prompt, None
+        prompt = prompts.shared_planner(state, reflections, hint)
+        reply = self._chat("planner", prompt, cost, stop=["\n"])  # one line is all it needs
+        conversation = [*prompt, {"role": "assistant", "content": reply.text}]
+        return _first_line(reply.text), prompt, conversation
+
+    def _act_choice(
+        self, ctx: _Step, conversation: list[Message] | None, cost: _Cost
+    ) -> dict[str, Any]:
+        """Choice among numbered candidates: the critic's good items first, its bad ones out."""
+        first = [p for p in map(self.position_of, ctx.good) if p >= 0 and p not in ctx.exclude]
+        avoid = {p for p in map(self.position_of, ctx.bad) if p >= 0}
+        candidates = self.candidates(ctx.exclude | avoid, ctx.hint, self.cfg.n_choices, first)
+        lines = prompts.candidate_lines(
+            [self.titles[c] for c in candidates], [self.genres[c] for c in candidates]
+        )
+        hint = prompts.hint_text(ctx.hint)
+        if conversation is None:  # ActOnly, or the separate layout's thought
+            conversation = prompts.shared_state("\n".join(filter(None, (ctx.state, ctx.thought))))
+        else:
+            hint = ""  # the planner's prompt held it
+        prompt = prompts.shared_actor(conversation, lines, ctx.advice, hint)
+        pick, response = self._choose(prompt, len(candidates), cost)
+        item = candidates[0] if pick is None else candidates[pick]
+        return {
+            "prompt": prompt,
+            "response": response,
+            "title": self.titles[item],
+            "item": item,
+            "grounding": "exact",
+            "similarity": 1.0,
+            "candidates": candidates,
+            "chosen_by": "fallback" if pick is None else "llm",
+        }
+
+    def _act_score(self, ctx: _Step, cost: _Cost) -> dict[str, Any]:
+        """Log-likelihood of `recommend[title]` over K candidates."""
+        candidates = self.candidates(ctx.exclude, ctx.hint)
+        titles = [self.titles[c] for c in candidates]
+        hint = prompts.hint_text(ctx.hint)
+        prompt = prompts.actor_messages(ctx.state, ctx.thought, hint, ctx.advice, titles, titles[0])
+        item, scored = self._best_candidate(prompt, candidates, cost)
+        title = self.titles[item]
+        return {
+            "prompt": prompt,
+            "response": prompts.ACTION_FORMAT.format(title=title),
+            "title": title,
+            "item": item,
+            "grounding": "exact",
+            "similarity": 1.0,
+            "chosen_by": "llm" if scored else "fallback",
+        }
+
+    def _act_generate(self, ctx: _Step, cost: _Cost) -> dict[str, Any]:
+        """`recommend[title]` written by the LLM and grounded; an unparsed answer or a repeat
+        falls back to the best-scored candidate."""
+        candidates = self.candidates(ctx.exclude, ctx.hint)
+        example = self.titles[candidates[0]]  # a hint-genre item shows the format
+        hint = prompts.hint_text(ctx.hint)
+        prompt = prompts.actor_messages(ctx.state, ctx.thought, hint, ctx.advice, example=example)
+        response = self._chat("actor", prompt, cost).text
+        title = parse_action(response)
+        item, grounding, similarity, chosen_by = -1, "none", None, "fallback"
+        if title is not None:
+            item, grounding, similarity = self.ground(title)
+            chosen_by = "fallback" if item in ctx.exclude else "llm"
+        if chosen_by == "fallback":
+            item, _ = self._best_candidate(prompt, candidates, cost)
+        return {
+            "prompt": prompt,
+            "response": response,
+            "title": title,
+            "item": item,
+            "grounding": grounding,
+            "similarity": similarity,
+            "chosen_by": chosen_by,
+        }
 
     def ground(self, title: str) -> tuple[int, str, float]:
         """(column position, method, similarity): exact title, normalised title, then nearest."""
@@ -234,44 +346,109 @@ class LLMAgent:
         n = min(self.cfg.hint_genres, len(unseen))
         return [unseen[j] for j in sorted(self.rng.choice(len(unseen), n, replace=False))]
 
-    def candidates(self, exclude: set[int], genres: Sequence[str] = ()) -> list[int]:
-        """K seeded candidates not in `exclude`; half from `genres` when known."""
+    def episode_items(self, titles: Sequence[str]) -> set[int]:
+        """Column positions of every title recommended so far (an item whose title another
+        item shares counts as recommended too: the user sees the same title)."""
+        return {p for t in titles for p in self.positions.get(t, ())}
+
+    def candidates(
+        self,
+        exclude: set[int],
+        genres: Sequence[str] = (),
+        k: int | None = None,
+        first: Sequence[int] = (),
+    ) -> list[int]:
+        """`k` (default `n_candidates`) seeded candidates not in `exclude`: the items `first`
+        (the actor memory's advice), then half of the rest from `genres` when known."""
         n_items = len(self.titles)
         allowed = np.setdiff1d(np.arange(n_items), np.fromiter(exclude, np.int64, len(exclude)))
         if len(allowed) == 0:
             allowed = np.arange(n_items)
-        k = min(self.cfg.n_candidates, len(allowed))
-        picked: list[int] = []
+        k = min(self.cfg.n_candidates if k is None else k, len(allowed))
+        picked = list(dict.fromkeys(int(i) for i in first))[:k]
+        allowed = np.setdiff1d(allowed, np.asarray(picked, np.int64))
         if genres:
             wanted = set(genres)
             pool = [i for i in allowed.tolist() if wanted & set(self.genres[i])]
             if pool:
-                n = min(len(pool), (k + 1) // 2)
-                picked = [pool[j] for j in self.rng.choice(len(pool), n, replace=False)]
+                n = min(len(pool), max((k + 1) // 2 - len(picked), 0))
+                picked += [pool[j] for j in self.rng.choice(len(pool), n, replace=False)]
         rest = np.setdiff1d(allowed, np.asarray(picked, np.int64))
         n = min(len(rest), k - len(picked))
         picked += rest[self.rng.choice(len(rest), n, replace=False)].tolist()
         return picked
 
-    def _best_candidate(self, prompt: list[Message], candidates: list[int], cost: _Cost) -> int:
-        """The candidate whose `recommend[title]` has the highest log-likelihood (the first
-        candidate, a seeded random item, when the backend cannot score)."""
+    def _choose(self, prompt: list[Message], n: int, cost: _Cost) -> tuple[int | None, str]:
+        """(0-based candidate, answer text): the number with the highest log-likelihood as the
+        answer to `prompt`; a backend that cannot score writes it (None if none parses)."""
+        labels = [str(j) for j in range(1, n + 1)]
+        try:
+            scored = self.backend.score_call(prompt, labels)
+        except RlrecError:
+            reply = self._chat("actor", prompt, cost, max_tokens=3, stop=["\n"])
+            return prompts.parse_choice(reply.text, n), reply.text
+        self._count("actor", scored, cost)
+        pick = int(np.argmax(scored.scores))
+        return pick, labels[pick]
+
+    def _best_candidate(
+        self, prompt: list[Message], candidates: list[int], cost: _Cost
+    ) -> tuple[int, bool]:
+        """(the candidate whose `recommend[title]` has the highest log-likelihood, True), or
+        (the first candidate, a seeded random item, False) when the backend cannot score."""
         actions = [prompts.ACTION_FORMAT.format(title=self.titles[c]) for c in candidates]
         try:  # the original call's latency, cached or not (as for chat answers)
-            scores, latency = self.backend.score_with_latency(prompt, actions)
+            scored = self.backend.score_call(prompt, actions)
         except RlrecError:
-            return candidates[0]
-        cost.latency += latency
-        cost.tokens += sum(self.backend.count_tokens(m["content"]) for m in prompt)
-        cost.tokens += sum(self.backend.count_tokens(a) for a in actions)
-        return candidates[int(np.argmax(scores))]
+            return candidates[0], False
+        tokens = sum(self.backend.count_tokens(m["content"]) for m in prompt)
+        tokens += sum(self.backend.count_tokens(a) for a in actions)
+        self._count("actor", scored, cost, tokens)
+        return candidates[int(np.argmax(scored.scores))], True
 
-    def _chat(self, messages: list[Message], max_tokens: int | None = None) -> Completion:
-        return self.backend.chat(
+    def _chat(
+        self,
+        role: str,
+        messages: list[Message],
+        cost: _Cost | None = None,
+        max_tokens: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        reply = self.backend.chat(
             messages,
             temperature=self.cfg.temperature,
             max_tokens=max_tokens or self.cfg.max_tokens,
+            stop=stop,
         )
+        self._count(role, reply, cost)
+        return reply
+
+    def _count(
+        self,
+        role: str,
+        reply: Completion | Scored,
+        cost: _Cost | None,
+        tokens: int | None = None,
+    ) -> None:
+        """Add one call to `stats[role]` and to the step's `cost` (`tokens`: the step's token
+        count when the backend reports none)."""
+        generated = getattr(reply, "completion_tokens", 0)
+        if tokens is None:
+            tokens = reply.prompt_tokens + generated
+        self.stats[role].update(
+            {
+                "calls": 1,
+                "prompt_tokens": reply.prompt_tokens,
+                "reused_tokens": reply.reused_tokens,
+                "generated_tokens": generated,
+                "prompt_eval_s": reply.prompt_eval_s,
+                "generation_s": reply.eval_s,
+                "latency_s": reply.latency_s,
+            }
+        )
+        if cost is not None:
+            cost.tokens += tokens
+            cost.latency += reply.latency_s
 
     # -- memories ----------------------------------------------------------------------------
 
@@ -293,8 +470,9 @@ class LLMAgent:
             return list(self.reflections.values)
         return [text for text, _ in self.reflections.search(state, k)]
 
-    def actor_advice(self, history: Sequence[str]) -> str:
-        """Actor-memory hits within the thresholds, as "we encourage to recommend ..." (§4.3)."""
+    def actor_hits(self, history: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(titles to encourage, titles to avoid): actor-memory hits within the thresholds, the
+        critic's verdicts on similar states (§4.3)."""
         lo, hi = self.cfg.actor_band
         good, bad = [], []
         for (title, sign), score in self.actor_memory.search(
@@ -302,21 +480,27 @@ class LLMAgent:
         ):
             if lo < score < hi or score < self.cfg.actor_exact:
                 (good if sign > 0 else bad).append(title)
-        return prompts.advice_text(good, bad)
+        return good, bad
+
+    def actor_advice(self, history: Sequence[str]) -> str:
+        """The actor-memory hits as "we encourage to recommend ..." (§4.3)."""
+        return prompts.advice_text(*self.actor_hits(history))
 
     def value(self, history: Sequence[str]) -> tuple[float, int, float]:
         """Critic V(s) in [-5, 5] with (tokens, latency) of the call; cached per state."""
-        key = _memory_key(list(history)[-self.cfg.history_len :])
+        shown = list(history)[-self.cfg.history_len :]
+        key = _memory_key(shown)
         if key in self._values:
             return self._values[key][0], 0, 0.0
         memory = ""
         hits = self.critic_memory.search(key, 1)
         if hits and hits[0][1] < self.cfg.critic_threshold:
             memory = f"{hits[0][0]:.1f}"
-        reply = self._chat(
-            prompts.critic_messages(list(history)[-self.cfg.history_len :], memory),
-            max_tokens=self.cfg.critic_max_tokens,
-        )
+        if self.cfg.prompt_style == "shared":
+            messages, stop = prompts.shared_critic(shown, memory), ["\n"]
+        else:
+            messages, stop = prompts.critic_messages(shown, memory), None
+        reply = self._chat("critic", messages, max_tokens=self.cfg.critic_max_tokens, stop=stop)
         v = parse_value(reply.text)
         result = (0.0 if v is None else v, reply.prompt_tokens + reply.completion_tokens)
         self._values[key] = (*result, reply.latency_s)
@@ -358,7 +542,11 @@ class LLMAgent:
         if not self.uses_reflections or not episode:
             return None
         text = prompts.episode_text(episode)
-        reply = self._chat(prompts.reflector_messages(text), self.cfg.reflect_max_tokens)
+        if self.cfg.prompt_style == "shared":
+            messages = prompts.shared_reflector(text)
+        else:
+            messages = prompts.reflector_messages(text)
+        reply = self._chat("reflector", messages, max_tokens=self.cfg.reflect_max_tokens)
         reflection = " ".join(reply.text.split())
         if reflection:
             self.reflections.add(text, reflection)
@@ -373,17 +561,29 @@ class LLMAgent:
         self._values.clear()
 
 
+@dataclass
+class _Step:
+    """What one step's actor sees: the state, the hint genres, the planner's thought, the actor
+    memory's good and bad titles, and the items it must not recommend again."""
+
+    state: str
+    hint: list[str]
+    thought: str
+    good: list[str]
+    bad: list[str]
+    exclude: set[int]
+
+    @property
+    def advice(self) -> str:
+        return prompts.advice_text(self.good, self.bad)
+
+
 class _Cost:
-    """Tokens and latency spent on one step."""
+    """Tokens and latency spent on one step (filled by `LLMAgent._count`)."""
 
     def __init__(self) -> None:
         self.tokens = 0
         self.latency = 0.0
-
-    def add(self, reply: Completion) -> Completion:
-        self.tokens += reply.prompt_tokens + reply.completion_tokens
-        self.latency += reply.latency_s
-        return reply
 
 
 def _memory_key(history: Sequence[str]) -> str:

@@ -5,8 +5,12 @@
 - `replay`: answers from recorded responses and fails loudly on a miss (for tests).
 
 `Backend` holds what every backend shares: each `chat` / `score` call goes through the on-disk
-`ResponseCache` keyed by (backend, model, kind, messages, parameters) and is counted in `usage`.
-A backend only implements `_chat`, `_score` and `count_tokens`.
+`ResponseCache` keyed by (backend, model, kind, messages, parameters) and is counted in `usage`
+(`LLMConfig.cache=False` sends every call to the model: benchmarks measure the model, not the
+cache). A backend only implements `_chat`, `_score` and `count_tokens`. Besides the answer, a
+backend may report where the time went: `reused_tokens` (prompt tokens whose KV state was kept
+from the previous call), `prompt_eval_s` and `eval_s` (seconds of prompt evaluation and of
+generation); every answer carries them, zero when the backend cannot tell.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class LLMConfig(Config):
     cache_dir: Path | None = Field(
         None, description="response cache folder (None = ${RLREC_HOME:-~/.cache/rlrec}/llm)"
     )
+    cache: bool = Field(True, description="answer from the response cache (off: every call runs)")
     n_ctx: int = Field(2048, ge=64, description="llamacpp context length in tokens")
     replay_from: Literal["llamacpp", "openai"] = Field(
         "llamacpp", description="replay: the backend whose recorded responses are replayed"
@@ -65,13 +70,30 @@ class LLMConfig(Config):
 
 @dataclass(frozen=True)
 class Completion:
-    """One chat answer. `latency_s` is the original call's latency, also for a cache hit."""
+    """One chat answer. `latency_s` is the original call's latency, also for a cache hit, and
+    so are `reused_tokens`, `prompt_eval_s` and `eval_s` (see the module docstring)."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
     cached: bool
+    reused_tokens: int = 0
+    prompt_eval_s: float = 0.0
+    eval_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Log-likelihoods of continuations, with the call's cost as `Completion` reports it."""
+
+    scores: list[float]
+    prompt_tokens: int
+    latency_s: float
+    cached: bool
+    reused_tokens: int = 0
+    prompt_eval_s: float = 0.0
+    eval_s: float = 0.0
 
 
 def chat_params(cfg: LLMConfig, params: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +157,7 @@ class Backend(abc.ABC):
             completion_tokens=response["completion_tokens"],
             latency_s=response["latency_s"],
             cached=cached,
+            **_timings(response),
         )
 
     def chat_many(self, batch: list[list[Message]], **params: Any) -> list[Completion]:
@@ -149,11 +172,29 @@ class Backend(abc.ABC):
         self, messages: list[Message], continuations: list[str]
     ) -> tuple[list[float], float]:
         """(`score`, the original call's latency in seconds, also for a cache hit)."""
+        scored = self.score_call(messages, continuations)
+        return scored.scores, scored.latency_s
+
+    def score_call(self, messages: list[Message], continuations: list[str]) -> Scored:
+        """`score` with the call's cost (the original call's, also for a cache hit)."""
         request = self.request("score", messages, {"continuations": list(continuations)})
-        response, _ = self._cached(
-            request, lambda: {"scores": self._score(messages, list(continuations))}
+        response, cached = self._cached(request, lambda: self._scored(messages, continuations))
+        return Scored(
+            scores=[float(s) for s in response["scores"]],
+            prompt_tokens=int(response.get("prompt_tokens", 0)),
+            latency_s=float(response.get("latency_s", 0.0)),
+            cached=cached,
+            **_timings(response),
         )
-        return [float(s) for s in response["scores"]], float(response.get("latency_s", 0.0))
+
+    def _scored(self, messages: list[Message], continuations: list[str]) -> dict[str, Any]:
+        """The response of one scoring call: {"scores", "prompt_tokens", timings...}. A backend
+        that knows more than the scores (tokens, timings) overrides this."""
+        scores = self._score(messages, list(continuations))
+        return {"scores": scores, "prompt_tokens": self._count_prompt(messages)}
+
+    def _count_prompt(self, messages: list[Message]) -> int:
+        return sum(self.count_tokens(m["content"]) for m in messages)
 
     def request(self, kind: str, messages: list[Message], params: dict[str, Any]) -> dict:
         """The cache-key fields of one call (no secrets)."""
@@ -167,7 +208,7 @@ class Backend(abc.ABC):
 
     def _cached(self, request: dict[str, Any], call) -> tuple[dict[str, Any], bool]:
         key = cache_key(request)
-        hit = self.cache.get(key)
+        hit = self.cache.get(key) if self.cfg.cache else None
         if hit is not None:
             self.usage.add(calls=1, cache_hits=1)
             return hit, True
@@ -175,7 +216,8 @@ class Backend(abc.ABC):
         response = call()
         latency = time.perf_counter() - start
         response = {**response, "latency_s": latency}
-        self.cache.put(key, request, response)
+        if self.cfg.cache:
+            self.cache.put(key, request, response)
         self.usage.add(
             calls=1,
             prompt_tokens=response.get("prompt_tokens", 0),
@@ -183,6 +225,15 @@ class Backend(abc.ABC):
             latency_s=latency,
         )
         return response, False
+
+
+def _timings(response: dict[str, Any]) -> dict[str, Any]:
+    """The optional cost fields of a recorded response (absent in older cache entries)."""
+    return {
+        "reused_tokens": int(response.get("reused_tokens", 0)),
+        "prompt_eval_s": float(response.get("prompt_eval_s", 0.0)),
+        "eval_s": float(response.get("eval_s", 0.0)),
+    }
 
 
 def make_backend(cfg: LLMConfig) -> Backend:

@@ -91,18 +91,28 @@ def generate_demos(
     return {**summary, "usage": agent.backend.usage.as_dict()}
 
 
-def train_agent(world: WorldModel, agent: LLMAgent, users: Sequence[int], quit: QuitConfig) -> None:
+def train_agent(
+    world: WorldModel,
+    agent: LLMAgent,
+    users: Sequence[int],
+    quit: QuitConfig,
+    desc: str = "training episodes",
+) -> list[list[tuple[str, float, bool]]]:
     """BiLLP's training phase of an LLM baseline: episodes on the train rows `users`, in
     batches of `batch_users`, each batch followed by reflections and the memory commit; nothing
     is stored. With the rows, quit rule and seed of an uninterrupted `demos generate` the episodes
-    are those of the demonstrations, so their answers come from the LLM cache."""
+    are those of the demonstrations, so their answers come from the LLM cache. Returns each
+    episode's [(title, reward, done)]."""
     env = RecEnv.from_world(world, "train", quit)
     batch: list[list[tuple[str, float, bool]]] = []
-    for user in tqdm(list(users), desc=f"{agent.cfg.mode}: training episodes", unit="user"):
+    episodes = []
+    for user in tqdm(list(users), desc=f"{agent.cfg.mode}: {desc}", unit="user"):
         batch.append(run_episode(env, agent, None, int(user)))
+        episodes.append(batch[-1])
         if len(batch) == agent.cfg.batch_users:
             _end_batch(agent, batch)
     _end_batch(agent, batch)
+    return episodes
 
 
 def run_episode(

