@@ -297,5 +297,5 @@ def table_columns(rows: list[dict[str, Any]]) -> list[str]:
     """The evaluation table's columns; the LLM agents add their cost per recommendation."""
     columns = ["Len", "R_each", "R_traj", "coverage"]
     if any("latency_s_per_step" in r for r in rows):
-        columns += ["latency_s_per_step", "tokens_per_step"]
+        columns += ["latency_s_per_step", "tokens_per_step", "llm_chosen_share"]
     return columns

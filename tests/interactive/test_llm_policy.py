@@ -99,3 +99,16 @@ def test_training_episodes_on_the_demo_users_replay_the_demonstration_run(world,
     train_agent(world, agent, [0, 1, 2], quit)
     assert agent.backend.usage.calls == demo_agent.backend.usage.calls
     assert agent.backend.usage.cache_hits == agent.backend.usage.calls
+
+
+def test_evaluation_table_shows_the_llm_chosen_share(world, tmp_path):
+    from rlrec import tables
+    from rlrec.experiment import table_columns
+
+    policy = AgentPolicy(make_agent(world, tmp_path, mode="react"))
+    out = summarize(evaluate_policy(policy, world, EvaluationConfig(n_users=3, seeds=[0])))
+    row = {"method": policy.name, **out, **policy.cost()}
+    columns = table_columns([row])
+    assert "llm_chosen_share" in columns and "latency_s_per_step" in columns
+    assert "llm_chosen_share" in tables.to_markdown([row], columns)
+    assert "llm_chosen_share" not in table_columns([{"method": "random", **out}])

@@ -332,7 +332,7 @@ def write_results(
     folder = run.dir / "results"
     columns = list(COLUMNS)
     if any("latency_s_per_step" in r for r in rows):
-        columns.append("latency_s_per_step")
+        columns += ["latency_s_per_step", "llm_chosen_share"]
     table = tables.to_markdown(rows, ["learns from", *columns])
     write_text(folder / "results.md", f"{table}\n\n{results_caption(cfg, demo_info)}\n")
     write_text(folder / "results.csv", tables.to_csv(rows, columns))
