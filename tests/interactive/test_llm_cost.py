@@ -100,3 +100,88 @@ def test_llamacpp_reuses_the_kv_state_of_a_shared_prefix(smollm):
     new_tokens = choice.prompt_tokens - choice.reused_tokens
     assert choice.reused_tokens >= plan.prompt_tokens - 1
     assert new_tokens < 0.5 * choice.prompt_tokens
+
+
+# -- an OpenAI-compatible server: a numbered choice in one request -------------------------------
+
+
+class LogprobServer:
+    """A local chat endpoint answering each request with the given first-token top_logprobs
+    (None: an answer without logprobs, as a server that does not support them)."""
+
+    def __init__(self, top: list[tuple[str, float]] | None) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        server = self
+        self.bodies: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                server.bodies.append(
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                )
+                choice: dict[str, Any] = {"message": {"content": "2"}}
+                if top is not None:
+                    entries = [{"token": t, "logprob": lp} for t, lp in top]
+                    choice["logprobs"] = {
+                        "content": [{"token": top[0][0], "top_logprobs": entries}]
+                    }
+                data = json.dumps({"choices": [choice], "usage": {"prompt_tokens": 42}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def test_openai_scores_a_numbered_choice_in_one_request(tmp_path):
+    server = LogprobServer([("2", -0.1), (" 3", -2.0), ("3", -1.5), ("Hello", -3.0)])
+    try:
+        cfg = LLMConfig(backend="openai", base_url=server.url, model="m", cache_dir=tmp_path)
+        scored = make_backend(cfg).score_call(ASK, ["1", "2", "3"])
+    finally:
+        server.close()
+    assert len(server.bodies) == 1  # one request for every label
+    body = server.bodies[0]
+    assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
+    # "3" and " 3" are one label (its best); an unlisted label ranks below every listed token
+    assert scored.scores == [-4.0, -0.1, -1.5] and scored.prompt_tokens == 42
+
+
+@pytest.mark.parametrize("top", [None, [("Hello", -0.1)]])
+def test_openai_choice_without_logprobs_is_written_instead(tmp_path, top):
+    """A server without logprobs (or listing no label): the agent asks for the number as text,
+    still one request for the actor."""
+    from rlrec.interactive.grounding import NgramGrounder
+    from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
+    from rlrec.interactive.llm.memory import NgramEmbedder
+    from tests.interactive.test_agent import tiny_world
+
+    world = tiny_world()
+    server = LogprobServer(top)
+    try:
+        cfg = LLMConfig(backend="openai", base_url=server.url, model="m", cache_dir=tmp_path)
+        grounder = NgramGrounder.from_catalogue(world.items)
+        agent = LLMAgent(
+            make_backend(cfg), world.items, grounder, NgramEmbedder(), AgentConfig(mode="actonly")
+        )
+        out = agent.act([], [])
+        assert len(server.bodies) == 2  # the scoring request, then the written answer "2"
+        agent.act([out["grounded_title"]], [[out["item"], 4.0]])
+        assert len(server.bodies) == 3  # later steps ask only for the written answer
+    finally:
+        server.close()
+    assert out["item"] == out["candidates"][1] and out["chosen_by"] == "llm"

@@ -197,6 +197,7 @@ class LLMAgent:
         self.stats: dict[str, Counter[str]] = {r: Counter() for r in ROLES}  # see `_count`
         self.steps = 0
         self.chosen: Counter[str] = Counter()  # steps by who chose the item: llm | fallback
+        self.scores_choices = True  # False once the backend failed to score a choice
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -383,8 +384,11 @@ class LLMAgent:
         answer to `prompt`; a backend that cannot score writes it (None if none parses)."""
         labels = [str(j) for j in range(1, n + 1)]
         try:
+            if not self.scores_choices:
+                raise RlrecError("the backend cannot score a choice")
             scored = self.backend.score_call(prompt, labels)
         except RlrecError:
+            self.scores_choices = False  # one request per step from now on
             reply = self._chat("actor", prompt, cost, max_tokens=3, stop=["\n"])
             return prompts.parse_choice(reply.text, n), reply.text
         self._count("actor", scored, cost)

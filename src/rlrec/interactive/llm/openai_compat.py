@@ -28,6 +28,8 @@ from rlrec.interactive.llm.backends import (
 )
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+LABEL_CHARS = 2  # continuations this short are scored in one request (a numbered choice)
+TOP_LOGPROBS = 20  # the most the OpenAI API lists per token
 
 
 class ServerAnswer(RlrecError):
@@ -78,6 +80,41 @@ class OpenAIBackend(Backend):
             "text": text,
             "prompt_tokens": int(usage.get("prompt_tokens") or 0),
             "completion_tokens": int(usage.get("completion_tokens") or 0),
+        }
+
+    def _scored(self, messages: list[Message], continuations: list[str]) -> dict[str, Any]:
+        """Short labels (a numbered choice: "1", "2", ...) in one request: the log-probabilities
+        of the chat answer's first token (`top_logprobs`); a label the server does not list
+        ranks below every listed one. Longer continuations: `_score`, a request each."""
+        if not continuations or any(len(c) > LABEL_CHARS for c in continuations):
+            return super()._scored(messages, continuations)
+        body = {
+            "model": self.cfg.model,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+        try:
+            out = self.post("/chat/completions", body)
+            top = out["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            listed: dict[str, float] = {}
+            for entry in top:
+                label, logprob = str(entry["token"]).strip(), float(entry["logprob"])
+                listed[label] = max(logprob, listed.get(label, logprob))
+            prompt_tokens = int((out.get("usage") or {}).get("prompt_tokens") or 0)
+        except (ServerAnswer, KeyError, IndexError, TypeError, ValueError):
+            raise RlrecError(
+                f"LLM server at {self.url} cannot score a choice (it needs chat logprobs with "
+                "top_logprobs)"
+            ) from None
+        if not set(listed) & set(continuations):
+            raise RlrecError(f"LLM server at {self.url} listed none of the choices {continuations}")
+        floor = min(listed.values()) - 1.0
+        return {
+            "scores": [listed.get(c, floor) for c in continuations],
+            "prompt_tokens": prompt_tokens,
         }
 
     def _score(self, messages: list[Message], continuations: list[str]) -> list[float]:
