@@ -110,6 +110,21 @@ def test_window_reaches_exactly_w_items_back():
     assert reasons(play(0, [4, 5, 0, 4], window=2)) == ["continue"] * 4
 
 
+def test_episode_memory_remembers_repeats_beyond_the_window():
+    # 5 steps back: the window forgets item 0, the episode memory does not
+    assert reasons(play(0, [0, 1, 2, 4, 5, 0], memory="episode"))[-1] == "repeat"
+    assert reasons(play(0, [4, 5, 0, 4], window=2, memory="episode")) == [
+        *["continue"] * 3,
+        "repeat",
+    ]
+    # distance still looks at the last W items only; new items continue
+    assert reasons(play(0, [2, 0, 1, 4, 5, 3], memory="episode")) == ["continue"] * 6
+    # low reward comes before repeat, as with the window memory
+    assert reasons(play(1, [1, 2, 1], check_first_step=False, memory="episode"))[-1] == (
+        "low_reward"
+    )
+
+
 def test_reasons_are_checked_in_order():
     # low reward before repeat (BiLLP variant so that step 1 passes)
     assert reasons(play(1, [1, 1], check_first_step=False)) == ["continue", "low_reward"]
@@ -313,6 +328,7 @@ QUIT_VARIANTS = [
     pytest.param({"quit": False, "max_turns": 9}, id="no-quit"),
     pytest.param({"max_turns": 6, "window": 2}, id="short-window"),
     pytest.param({"max_turns": 12, "low_reward": 0.0}, id="no-low-reward"),
+    pytest.param({"max_turns": 25, "memory": "episode"}, id="episode-memory"),
 ]
 
 

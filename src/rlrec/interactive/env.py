@@ -5,7 +5,8 @@ the policy recommends one item a; the reward is R[u, a]; then the user decides w
 The reason the episode ends is the first rule that applies, checked in this order:
 
     low_reward  R[u, a] < low_reward (2.0): the user did not like it
-    repeat      a is one of the last W (4) recommended items
+    repeat      a is one of the last W (4) recommended items (`memory: episode`: one of
+                every item recommended so far in the episode)
     distance    dist[a, h] < threshold for one of the last W recommended items h
     max_turn    the episode has reached max_turns (100) steps: truncated, not terminated
     continue    otherwise
@@ -13,7 +14,11 @@ The reason the episode ends is the first rule that applies, checked in this orde
 Comparisons are strict (a reward of exactly 2.0 stays, a distance exactly at the threshold
 stays) and done in float32, the dtype of the matrices. The release counts an exact repeat under
 `distance` (its distance is 0); it is reported as `repeat` here, and it quits even when the
-threshold is 0. Items more than W steps back never trigger a quit.
+threshold is 0. Items more than W steps back never trigger a quit, unless
+`QuitConfig.memory="episode"`: then the user remembers every item recommended in the episode
+and an exact repeat of any of them quits (the distance rule still looks at the last W items).
+Under the window-only memory a policy can cycle W + 1 good items for ever; the episode memory
+closes that exploit, as the `no-repeat` evaluation mode does from the policy's side.
 
 BiLLP variant (ilrec.md §3.3, the LLM environment that produced the demonstrations): its check
 loops over the previous items, so on the first step nothing is checked, not even a low reward.
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 from collections import deque
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -58,6 +63,11 @@ class QuitConfig(Config):
     )
     quit: bool = Field(
         True, description="apply low_reward/repeat/distance (False: exactly max_turns steps)"
+    )
+    memory: Literal["window", "episode"] = Field(
+        "window",
+        description="repeats quit within the last W items (window, the release) or within the "
+        "whole episode (episode)",
     )
 
 
@@ -137,6 +147,7 @@ class RecEnv(gym.Env):
         self.user = 0
         self.turn = 0
         self.history: deque[tuple[int, np.float32]] = deque(maxlen=w)  # (item, reward)
+        self.seen: set[int] = set()  # every item of the episode (memory: episode)
         self.done = True
 
     @classmethod
@@ -164,6 +175,7 @@ class RecEnv(gym.Env):
         self.user = user
         self.turn = 0
         self.history.clear()
+        self.seen.clear()
         self.done = False
         info: dict[str, Any] = {"user": user}
         if self.user_ids is not None:
@@ -182,6 +194,7 @@ class RecEnv(gym.Env):
         if reason == Reason.CONTINUE and self.turn >= self.quit.max_turns:
             reason = Reason.MAX_TURN
         self.history.append((item, reward))
+        self.seen.add(item)
         self.done = reason != Reason.CONTINUE
         terminated = reason not in (Reason.CONTINUE, Reason.MAX_TURN)
         truncated = reason == Reason.MAX_TURN
@@ -197,7 +210,7 @@ class RecEnv(gym.Env):
         if reward < self.low_reward:
             return Reason.LOW_REWARD
         recent = [h for h, _ in self.history]
-        if item in recent:
+        if item in (self.seen if self.quit.memory == "episode" else recent):
             return Reason.REPEAT
         if any(self.distances[item, h] < self.threshold for h in recent):
             return Reason.DISTANCE
@@ -220,7 +233,8 @@ class VectorRecEnv:
     State, per slot b: `users` [B] (reward-matrix rows), the last W items and rewards in a ring
     buffer (position turn % W; item -1 = empty), `turn` [B] (steps taken), `active` [B] and
     `reasons` [B] (int8 `Reason` codes). With `track_history=True`, `recommended_mask()` [B, I]
-    holds every item recommended in the current episode (no-repeat evaluation).
+    holds every item recommended in the current episode (no-repeat evaluation; always on
+    with `quit.memory="episode"`, whose repeat rule reads it).
 
     `reset(users)` starts one episode per given row. `step(actions)` returns (rewards [B] f32,
     done [B] bool, reasons [B] int8):
@@ -256,7 +270,7 @@ class VectorRecEnv:
         self.rng = rng
         pool = np.arange(self.n_users) if user_pool is None else np.asarray(user_pool)
         self.user_pool = self._checked_users(pool.astype(np.int64, copy=False))
-        self.track_history = track_history
+        self.track_history = track_history or self.quit.memory == "episode"
         self._rewards_flat = self.rewards.reshape(-1)  # views: flat gathers are the fast path
         self._distances_flat = self.distances.reshape(-1)
         self._allocate(0)
@@ -384,9 +398,13 @@ class VectorRecEnv:
         np.less(self._pair_dist, self.threshold, out=pair)
         pair &= valid
         reasons[pair.any(1)] = _DISTANCE
-        # repeat: a is one of the window items (empty slots hold -1, never equal)
-        np.equal(items, a[:, None], out=pair)
-        reasons[pair.any(1)] = _REPEAT
+        # repeat: a is one of the window items (empty slots hold -1, never equal), or with the
+        # episode memory one of the episode's items (the history before this step)
+        if self.quit.memory == "episode":
+            reasons[self._history[self._rows, a]] = _REPEAT
+        else:
+            np.equal(items, a[:, None], out=pair)
+            reasons[pair.any(1)] = _REPEAT
         low = rewards < self.low_reward
         if not self.quit.check_first_step:
             low &= self.turn > 0  # BiLLP: nothing is checked on the first step
