@@ -151,12 +151,16 @@ def test_base_scores_invert_the_implicit_reward_mapping() -> None:
 # -- reading a BiLLP run -------------------------------------------------------------------------
 
 
+EXAMPLE = "Question: The user's viewing history is ['A'], please recommend item.\n(END)\n"
+
+
 def write_billp_run(folder: Path, records: dict[int, list[str]], history: list[str]) -> Path:
-    """A BiLLP trajs_agent file: user -> lines after the history line."""
+    """A BiLLP trajs_agent file: user -> lines after the history line; the prompt holds a
+    few-shot example with its own history, as BiLLP's does."""
     data = {
         str(k): {
             "userid": user,
-            "prompt": "",
+            "prompt": EXAMPLE,
             "traj_by_line": [
                 f"The user's viewing history is {history!r}, please recommend item for this user.",
                 *lines,
@@ -203,7 +207,8 @@ def test_load_recorded_codes_items_users_and_the_hidden_quit_reward(tmp_path: Pa
     np.testing.assert_array_equal(rec.col, [0, -1, 1, 3])
     np.testing.assert_array_equal(rec.quit, [False, False, True, False])
     assert np.isnan(rec.reward[2]) and rec.reward[0] == 4.0
-    # user 2 has its own row; user 99 shares history items C, D with user 2 (row 1)
+    # user 2 has its own row; user 99 shares history items C, D with user 2 (row 1), not the
+    # few-shot example's A with user 1
     np.testing.assert_array_equal(rec.row, [1, 1])
     assert rec.users == {"own": 1, "history": 1, "mean_user": 0}
     np.testing.assert_array_equal(rec.lengths, [3, 1])

@@ -76,7 +76,7 @@ __all__ = [
 log = logging.getLogger("rlrec")
 
 LOW_LINE = 2.0  # the share-below line every report shows (BiLLP's quit line)
-_HISTORY = re.compile(r"viewing history is (\[.*\]), please", re.S)
+_HISTORY = re.compile(r"viewing history is (\[.*\]), please", re.S)  # at its start
 
 
 class CalibrationConfig(Config):
@@ -181,7 +181,8 @@ def _user_rows(trajs, world, ds, split, exact, normalised) -> tuple[np.ndarray, 
 
 def _history_titles(prompt: str) -> list[str]:
     """The titles of BiLLP's "The user's viewing history is [...]" line (a Python literal)."""
-    m = _HISTORY.search(prompt)
+    start = prompt.rfind("viewing history is [")  # the last one: few-shot examples come first
+    m = _HISTORY.match(prompt, start) if start >= 0 else None
     if m is None:
         return []
     try:
