@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from rlrec.errors import ConfigError
+from rlrec.serve.guard import DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY
 
 RunDir = Annotated[
     Path, typer.Argument(help="run directory (runs/<name>) holding a trained policy")
@@ -53,22 +54,36 @@ def serve(
         str, typer.Option(help="environment variable holding the bearer token clients must send")
     ] = "RLREC_TOKEN",
     access_log: Annotated[bool, typer.Option(help="log every request line")] = False,
+    max_body: Annotated[
+        int, typer.Option(help="largest request body in bytes (413 beyond it)")
+    ] = DEFAULT_MAX_BODY,
+    body_timeout: Annotated[
+        float, typer.Option(help="seconds a client has to send a request body (408 after)")
+    ] = DEFAULT_BODY_TIMEOUT,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(help="seconds a connection may wait for its next request's headers"),
+    ] = DEFAULT_IDLE_TIMEOUT,
 ) -> None:
     """Serve a trained policy over HTTP: POST /recommend (top-k items for a user id and/or a
     recent history of (item, reward) pairs), GET /metadata, GET /healthz. Clients send
-    `Authorization: Bearer $RLREC_TOKEN`. No LLM is called."""
-    import uvicorn
-
+    `Authorization: Bearer $RLREC_TOKEN`; the token and the body size are checked before the
+    body is read. No LLM is called."""
     from rlrec.runtime import apply_threads
-    from rlrec.serve.app import create_app
+    from rlrec.serve.app import create_app, run_server
     from rlrec.serve.model import LoadedPolicy
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
     apply_threads()
-    app = create_app(LoadedPolicy.from_run(run_dir, method, seed), token_env=token_env)
+    app = create_app(
+        LoadedPolicy.from_run(run_dir, method, seed),
+        token_env=token_env,
+        max_body=max_body,
+        body_timeout=body_timeout,
+    )
     typer.echo(f"serving {method} of {run_dir} on http://{host}:{port} (token from ${token_env})")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+    run_server(app, host, port, idle_timeout=idle_timeout, access_log=access_log)
 
 
 def bench_serve(

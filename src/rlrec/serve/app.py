@@ -5,9 +5,12 @@
     POST /recommend   {"user_id"?: id, "history"?: [{"item_id": id, "reward": r}, ...], "k"?: 10}
                       -> {"user_id", "known_user", "k", "items": [{"item_id", "title", "score"}]}
 
-`/metadata` and `/recommend` need `Authorization: Bearer <token>`, the token being the value of
-the environment variable `token_env` when the app is made; a missing or wrong token is a 401.
-The token is never logged or echoed.
+Every path but `/healthz` (`/openapi.json` included) needs `Authorization: Bearer <token>`, the
+token being the value of the environment variable `token_env` when the app is made. The token,
+the declared body size and then the body itself are checked before the application sees the
+request (`rlrec.serve.guard`): a missing or wrong token is a 401 with no byte of the body read, a
+body above `max_body` bytes a 413, a body not received within `body_timeout` seconds a 408. The
+token is never logged or echoed.
 
 Input errors are 4xx with a one-line `detail`, never a 500: malformed JSON 400; unknown user
 404; unknown item, k outside [1, max_k], a history longer than max_history, a reward that is not
@@ -18,24 +21,29 @@ network.
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
 import gc
-import hmac
 import os
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from rlrec import __version__
 from rlrec.errors import ConfigError
+from rlrec.serve.guard import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    Guard,
+    idle_timeout_protocol,
+)
 from rlrec.serve.model import Batcher, LoadedPolicy, Query, UnknownId
 
-__all__ = ["RecommendRequest", "create_app"]
+__all__ = ["RecommendRequest", "create_app", "run_server"]
 
 Id = StrictInt | StrictStr  # 7 and "7" name the same id; 7.0 and true name none
 
@@ -69,10 +77,18 @@ class RecommendResponse(BaseModel):
 
 
 def create_app(
-    model: LoadedPolicy, token_env: str = "RLREC_TOKEN", max_batch: int = 256
+    model: LoadedPolicy,
+    token_env: str = "RLREC_TOKEN",
+    max_batch: int = 256,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """The service of `model`, protected by the bearer token in `$token_env` (ConfigError when
-    it is unset or empty)."""
+    it is unset or empty), refusing bodies above `max_body` bytes or slower than `body_timeout`
+    seconds."""
+    if max_body < 1 or not 0 < body_timeout < float("inf"):
+        raise ConfigError(f"max_body must be >= 1 and body_timeout > 0, got {max_body}, "
+                          f"{body_timeout}")  # fmt: skip
     token = os.environ.get(token_env, "")
     if not token.strip():
         raise ConfigError(
@@ -98,18 +114,9 @@ def create_app(
     )
     app.state.model = model
     app.state.batcher = batcher
-    bearer = HTTPBearer(auto_error=False)
-
-    async def authorised(  # async: a plain def would cost a thread hop per request
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        given = b"" if credentials is None else credentials.credentials.encode("utf-8")
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(
-                status_code=401,
-                detail="missing or invalid bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    app.add_middleware(
+        Guard, token=expected, max_body=max_body, body_timeout=body_timeout
+    )  # outermost of ours: runs before routing, validation and the body parse
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, err: RequestValidationError) -> JSONResponse:
@@ -122,7 +129,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metadata", dependencies=[Depends(authorised)])
+    @app.get("/metadata")
     async def metadata() -> dict[str, Any]:
         return {
             **model.metadata(),
@@ -132,7 +139,7 @@ def create_app(
             "policy_seconds": batcher.busy_s,
         }
 
-    @app.post("/recommend", response_model=RecommendResponse, dependencies=[Depends(authorised)])
+    @app.post("/recommend", response_model=RecommendResponse)
     async def recommend(body: RecommendRequest) -> Response:
         query = to_query(model, body)
         items = await batcher.submit(query)
@@ -141,6 +148,31 @@ def create_app(
         return Response(orjson.dumps({**answer, "items": items}), media_type="application/json")
 
     return app
+
+
+def run_server(
+    app: FastAPI,
+    host: str,
+    port: int,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    access_log: bool = False,
+) -> None:
+    """Serve `app` with uvicorn until interrupted; connections idle for `idle_timeout` seconds
+    (before their first request too) are closed (`guard.idle_timeout_protocol`)."""
+    import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    if not 0 < idle_timeout < float("inf"):
+        raise ConfigError(f"idle timeout must be a positive number of seconds, got {idle_timeout}")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        http=idle_timeout_protocol(AutoHTTPProtocol, idle_timeout),
+        timeout_keep_alive=max(1, round(idle_timeout)),
+    )
 
 
 def to_query(model: LoadedPolicy, body: RecommendRequest) -> Query:
