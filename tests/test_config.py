@@ -94,3 +94,61 @@ def test_every_shipped_config_loads(path):
 
     assert yaml.safe_load(path.read_text()) is not None
     load_config(MarcoExperimentConfig if path.parent.name == "marco" else ExperimentConfig, path)
+
+
+def _bomb(levels: int = 9) -> str:
+    """A list of lists under a known key, each level nine aliases of the one before."""
+    rows = ['    - &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        rows.append(f"    - &l{i} [{','.join([f'*l{i - 1}'] * 9)}]")
+    return "seed: 1\ndata:\n  domains:\n" + "\n".join(rows) + "\n"
+
+
+def test_a_yaml_bomb_is_refused_before_it_is_built(tmp_path):
+    """About 400 bytes expanding to 9^9 strings: refused at once, with a short message."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb())
+    assert len(path.read_bytes()) < 500
+    with pytest.raises(ConfigError, match="expands to more than") as err:
+        load_config(ExperimentConfig, path)
+    assert len(str(err.value)) < 300
+
+
+def test_aliases_of_normal_size_and_recursive_ones(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("seed: &s 4\nevaluation:\n  seeds: [*s, *s]\n")
+    assert load_config(ExperimentConfig, path).evaluation.seeds == [4, 4]
+    path.write_text("seed: 1\nname: &r [*r]\n")
+    with pytest.raises(ConfigError, match="recursive"):
+        load_config(ExperimentConfig, path)
+
+
+def test_an_override_cannot_smuggle_a_bomb():
+    value = "[" + ",".join(["&a0 [x,x,x,x,x,x,x,x,x,x]"] + ["*a0"] * 9) + "]"
+    nested = "{" + ", ".join(f"k{i}: &a{i + 1} [{', '.join([f'*a{i}'] * 10)}]" for i in range(8))
+    with pytest.raises(ConfigError, match="expands to more than"):
+        parse_override(f"data.domains=[&a0 [x,x,x,x,x,x,x,x,x,x], {nested}}}]")
+    assert parse_override(f"data.domains={value}")[1][1] == ["x"] * 10  # small: fine
+
+
+def test_error_messages_cut_long_values():
+    huge = "x" * 100_000
+    with pytest.raises(ConfigError) as err:
+        load_config(ExperimentConfig, None, [f"seed={huge}"])
+    text = str(err.value)
+    assert len(text) < 1000 and "more characters" in text
+    with pytest.raises(ConfigError) as err:
+        load_config(ExperimentConfig, None, [f"{huge}=1"])
+    assert len(str(err.value)) < 2000
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1.0e+999"])
+def test_numbers_must_be_finite(value):
+    with pytest.raises(ConfigError, match=r"ilrec\.lr"):
+        load_config(ExperimentConfig, None, [f"ilrec.lr={value}"])
+
+
+def test_a_bom_at_the_start_of_a_config_file_is_fine(tmp_path):
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbfseed: 7\n")
+    assert load_config(ExperimentConfig, path).seed == 7

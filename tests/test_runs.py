@@ -1,8 +1,10 @@
 import json
 
+import pytest
 import yaml
 
 from rlrec.atomic import write_text
+from rlrec.errors import ConfigError
 from rlrec.experiment import ExperimentConfig
 from rlrec.runs import create_run
 
@@ -71,3 +73,46 @@ def test_interrupted_stage_is_redone_and_reopened_run_keeps_finished_stages(tmp_
 
     reopened, _ = _run(tmp_path)  # a new process opening the same run directory
     assert _do_stage(reopened, {"k": 1}, src)[1] is False
+
+
+def test_a_changed_output_is_not_a_cache_hit(tmp_path, caplog):
+    """A finished stage whose output was corrupted after the fact is computed again."""
+    run, _ = _run(tmp_path)
+    src = tmp_path / "in.txt"
+    src.write_text("abc")
+    _do_stage(run, {"k": 1}, src)
+    out = run.dir / "work" / "out.txt"
+    out.write_text("ABX")  # same size, other bytes
+    caplog.set_level("WARNING", logger="rlrec")
+    assert _do_stage(run, {"k": 1}, src)[1] is True
+    assert "missing or changed" in caplog.text
+    assert out.read_text() == "ABC"
+    assert _do_stage(run, {"k": 1}, src)[1] is False  # repaired: a hit again
+
+
+def test_temporaries_of_a_killed_write_are_removed_on_the_next_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run, cfg = _run(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)  # a process that has exited
+    stale = run.dir / "train" / f".policy.pt.{pid}.abcd1234.tmp"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"")
+    legacy = run.dir / ".manifest.json.k2j3h4.tmp"  # no pid: written by an older rlrec
+    legacy.write_bytes(b"{")
+    live = run.dir / f".summary.json.{os.getpid()}.zzzz9999.tmp"  # this process: still writing
+    live.write_bytes(b"")
+    create_run(cfg.runs_dir, cfg.name, cfg, seed=cfg.seed)
+    assert not stale.exists() and not legacy.exists() and live.exists()
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", ".", "a/b", "/abs", "", " r", "a\\b"])
+def test_run_names_stay_inside_the_runs_directory(tmp_path, name):
+    cfg = ExperimentConfig(runs_dir=tmp_path / "runs")
+    with pytest.raises(ConfigError, match="plain folder name"):
+        create_run(cfg.runs_dir, name, cfg, seed=0)
+    assert not (tmp_path / "x").exists()

@@ -2,7 +2,9 @@
 
 Every artefact rlrec writes goes through `atomic_path`: the bytes land in a temporary file beside
 the destination, which is renamed over it only once complete. A crash or Ctrl-C mid-write leaves
-the previous artefact (or nothing) in place, never a truncated file.
+the previous artefact (or nothing) in place, never a truncated file. The temporary file is named
+`.<dest name>.<pid>.<random>.tmp`; `remove_stale_temporaries` deletes those whose process is gone
+(what a `kill -9` leaves), never one a live process is still writing.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from typing import Any
 
 import numpy as np
 
+TMP_SUFFIX = ".tmp"
+
 
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path; on normal exit it replaces `dest`, on error it is deleted."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{dest.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=dest.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes owner-only files; follow the umask
@@ -33,6 +39,35 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
+    """Delete the temporaries of `atomic_path` under `folder` whose writer is no longer running
+    (on this host). Returns how many were removed."""
+    removed = 0
+    for path in Path(folder).rglob(f".*{TMP_SUFFIX}"):
+        if path.is_file() and not _writer_alive(path.name):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process named in `.<dest>.<pid>.<random>.tmp` still runs (False when the name
+    carries no pid: an older rlrec's leftover)."""
+    parts = name.removesuffix(TMP_SUFFIX).split(".")
+    pid = parts[-2] if len(parts) >= 4 else ""
+    if not pid.isdigit() or int(pid) == 0:
+        return False
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def write_bytes(dest: str | os.PathLike[str], data: bytes) -> Path:

@@ -8,6 +8,10 @@ Rules:
 - unknown keys are errors (`extra="forbid"`), named with their dotted path and the known keys;
 - wrong types are errors naming the key, the expected type and the value given;
 - overrides are `a.b.c=value`; `value` is parsed as YAML (`3`, `1.5e-3`, `true`, `null`, `[a, b]`);
+- numbers must be finite (`.inf` and `.nan` are errors);
+- YAML aliases may not expand a document beyond `MAX_YAML_NODES` nodes (a "billion laughs" file
+  is refused before it is built), and error messages cut every value they echo to `MAX_ECHO`
+  characters;
 - the resolved config (file + overrides + defaults) is what a run saves.
 """
 
@@ -26,11 +30,75 @@ from rlrec.errors import ConfigError
 
 C = TypeVar("C", bound=BaseModel)
 
+MAX_YAML_NODES = 100_000  # a config has hundreds; alias bombs expand to billions
+MAX_ECHO = 200  # characters of a value quoted back in an error message
+
 
 class Config(BaseModel):
-    """Base for every rlrec config: unknown keys are errors, assignments are validated."""
+    """Base for every rlrec config: unknown keys are errors, assignments are validated, numbers
+    are finite."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """`yaml.safe_load` of `text`, refusing documents whose aliases expand beyond
+    `MAX_YAML_NODES` nodes or nest too deeply (ConfigError naming `source`)."""
+    try:
+        return _bounded_load(text, source)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source} is not valid YAML: {clip(str(err))}") from None
+
+
+def _bounded_load(text: str, source: str) -> Any:
+    """Compose the node graph (aliases are shared nodes there, so it stays small), measure its
+    expansion, and only then build the Python objects. yaml.YAMLError on bad syntax."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}, set()) > MAX_YAML_NODES:
+            raise ConfigError(
+                f"{source}: YAML expands to more than {MAX_YAML_NODES:,} values "
+                "(nested aliases?); refused"
+            )
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply; refused") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], open_: set[int]) -> int:
+    """Nodes of `node` once every alias is expanded (each shared node counted per use)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in open_:
+        raise ConfigError("YAML holds a recursive alias; refused")
+    open_.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            size += _expanded_size(child, memo, open_)
+            if size > MAX_YAML_NODES:
+                break
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, open_) + _expanded_size(v, memo, open_)
+            if size > MAX_YAML_NODES:
+                break
+    open_.discard(key)
+    memo[key] = size
+    return size
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -38,12 +106,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"override {text!r} is not of the form key=value (e.g. seed=3)")
+        raise ConfigError(f"override {clip(repr(text))} is not of the form key=value (e.g. seed=3)")
     parts = key.split(".")
     if any(not p for p in parts):
-        raise ConfigError(f"override key {key!r} has an empty part")
+        raise ConfigError(f"override key {clip(repr(key))} has an empty part")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _bounded_load(raw, f"override {clip(repr(key))}") if raw.strip() else ""
     except yaml.YAMLError:
         value = raw  # not YAML: keep the plain string and let validation judge it
     return parts, value
@@ -61,7 +129,9 @@ def apply_overrides(data: dict[str, Any], overrides: typing.Iterable[str]) -> di
                 child = node[part] = {}
             elif not isinstance(child, dict):
                 prefix = ".".join(parts[: i + 1])
-                raise ConfigError(f"override {text!r}: {prefix!r} is a value, not a section")
+                raise ConfigError(
+                    f"override {clip(repr(text))}: {prefix!r} is a value, not a section"
+                )
             node = child
         node[parts[-1]] = value
     return out
@@ -72,9 +142,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file {path}: {clip(str(err))}") from None
+    data = load_yaml_text(text, f"config file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -106,21 +177,24 @@ def to_yaml(cfg: BaseModel) -> str:
 def describe_validation_error(cls: type[BaseModel], err: ValidationError, source: str) -> str:
     """One readable line per problem: the dotted key, what was expected, what was given."""
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:20]:
         loc = [str(p) for p in e["loc"]]
         key = ".".join(loc)
         if e["type"] == "extra_forbidden":
             known = _known_keys(cls, loc[:-1])
             hint = difflib.get_close_matches(loc[-1], known, n=1)
-            msg = f"unknown key {key!r}"
+            msg = f"unknown key {clip(repr(key))}"
             if hint:
                 msg += f" (did you mean {'.'.join([*loc[:-1], hint[0]])!r}?)"
             msg += f"; known keys here: {', '.join(sorted(known))}"
         else:
             expected = _expected_type(cls, loc)
-            given = e.get("input")
-            msg = f"{key!r}: expected {expected}, got {given!r} ({e['msg']})"
+            given = clip(repr(e.get("input")))
+            msg = f"{clip(repr(key))}: expected {expected}, got {given} ({clip(e['msg'])})"
         lines.append(msg)
+    if len(errors) > 20:
+        lines.append(f"... and {len(errors) - 20} more problems")
     head = f"invalid {source}: " if len(lines) == 1 else f"invalid {source}:\n  "
     return head + "\n  ".join(lines)
 

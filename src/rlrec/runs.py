@@ -3,9 +3,14 @@
 A run directory holds `config.yaml` (the fully resolved config), `manifest.json` (seed, package
 versions, git revision, and per stage the hashes of its inputs and outputs) and one folder per
 stage. A stage is keyed by the hash of its parameters and its inputs' hashes: when the manifest
-records the same key as complete and every recorded output is still there, the stage is a cache
-hit and is skipped. A stage that is interrupted never reaches `complete()`, so the next run redoes
-it; its outputs are written atomically, so nothing half-written is ever read back.
+records the same key as complete and every recorded output is still there with the content hash
+recorded for it, the stage is a cache hit and is skipped; an output that was changed, truncated or
+removed makes it a miss (logged), and the stage is computed again. A stage that is interrupted
+never reaches `complete()`, so the next run redoes it; its outputs are written atomically, so
+nothing half-written is ever read back, and the temporary files a killed write left behind
+(`.<name>.*.tmp`) are removed when the run directory is opened again.
+
+A run's name is one plain folder name: nothing that would put the run outside `runs_dir`.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rlrec.atomic import sha256_file, sha256_json, write_json, write_text
-from rlrec.config import to_yaml
+from rlrec.atomic import remove_stale_temporaries, sha256_file, sha256_json, write_json, write_text
+from rlrec.config import clip, to_yaml
+from rlrec.errors import ConfigError
 
 log = logging.getLogger("rlrec")
 
@@ -147,15 +153,23 @@ class Run:
         key = sha256_json({"params": params, "inputs": hashed})
         record = self.manifest().get("stages", {}).get(name)
         cached = (
-            record is not None
-            and record.get("key") == key
-            and all((self.dir / out).is_file() for out in record.get("outputs", {}))
+            record is not None and record.get("key") == key and self._outputs_intact(name, record)
         )
         if cached:
             log.info("stage %s: cache hit (same parameters and inputs), skipping", name)
         elif record is not None:
             self.update_manifest(lambda m: m["stages"].pop(name, None))
         return Stage(run=self, name=name, key=key, inputs=hashed, cached=cached)
+
+    def _outputs_intact(self, name: str, record: dict[str, Any]) -> bool:
+        """Every output recorded for a stage is there with the hash recorded for it."""
+        for out, digest in record.get("outputs", {}).items():
+            path = self.dir / out
+            if not path.is_file() or sha256_file(path) != digest:
+                log.warning("stage %s: %s is missing or changed since it was written; "
+                            "computing the stage again", name, out)  # fmt: skip
+                return False
+        return True
 
     def outputs(self, name: str) -> dict[str, Any]:
         """The manifest record of a completed stage (raises KeyError if it is not complete)."""
@@ -166,10 +180,13 @@ def create_run(root: str | os.PathLike[str], name: str, config: BaseModel, seed:
     """Make (or reopen) `root/name`, save the resolved config and refresh the manifest.
 
     Completed stages recorded by an earlier run of the same directory are kept, so a killed run
-    resumes from its last finished stage.
+    resumes from its last finished stage; temporary files a killed write left are removed.
     """
-    run = Run(Path(root) / name)
+    run = Run(Path(root) / check_run_name(name))
     run.dir.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_temporaries(run.dir)
+    if removed:
+        log.info("run %s: removed %d temporary file(s) of an interrupted write", name, removed)
     write_text(run.dir / CONFIG, to_yaml(config))
 
     def refresh(m: dict[str, Any]) -> None:
@@ -187,6 +204,23 @@ def create_run(root: str | os.PathLike[str], name: str, config: BaseModel, seed:
 
     run.update_manifest(refresh)
     return run
+
+
+def check_run_name(name: str) -> str:
+    """`name` if it is one plain folder name (ConfigError for `..`, `a/b`, absolute paths...)."""
+    bad = (
+        not name.strip()
+        or name in (".", "..")
+        or any(c in name for c in "/\\\0")
+        or name != name.strip()
+        or len(name) > 200
+    )
+    if bad:
+        raise ConfigError(
+            f"run name {clip(repr(name))} must be one plain folder name inside runs_dir "
+            "(no '/', '\\', '..' or surrounding spaces)"
+        )
+    return name
 
 
 def _now() -> str:
