@@ -317,7 +317,7 @@ def bench_marco_cmd(
     repeats: Annotated[int, typer.Option(help="timed repeats per figure")] = 3,
 ) -> None:
     """MARCO training samples/s and prediction pairs/s, beside the same model in parity mode."""
-    from rlrec.crossdomain.cli import bench_marco
+    from rlrec.bench.marco import bench_marco
     from rlrec.runtime import apply_threads
 
     apply_threads()

@@ -19,11 +19,10 @@ from pydantic import Field
 
 from rlrec import tables
 from rlrec.atomic import write_json, write_text
-from rlrec.config import Config
 from rlrec.crossdomain.config import MarcoExperimentConfig
 from rlrec.data import DataConfig, Dataset, format_summary, load_dataset, summarize
 from rlrec.data.registry import cache_folder
-from rlrec.interactive.baselines import BaselinesConfig
+from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.evaluate import (
     METRICS,
     EvaluationConfig,
@@ -31,11 +30,9 @@ from rlrec.interactive.evaluate import (
     standard_users,
 )
 from rlrec.interactive.evaluate import summarize as summarize_seeds
-from rlrec.interactive.ilrec import ILRecConfig
-from rlrec.interactive.llm.agent import AgentConfig
-from rlrec.interactive.llm.backends import LLMConfig
-from rlrec.interactive.study import StudyConfig
-from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
+from rlrec.interactive.experiment_config import InteractiveConfig
+from rlrec.interactive.references import LLM_POLICIES, expert_episodes, reference_policy
+from rlrec.interactive.world_builder import make_world_model
 from rlrec.interactive.worldmodel import WorldModel
 from rlrec.runs import Run, create_run
 from rlrec.runtime import apply_threads, seed_everything
@@ -43,39 +40,10 @@ from rlrec.runtime import apply_threads, seed_everything
 log = logging.getLogger("rlrec")
 
 
-class ExperimentConfig(Config):
-    """A whole experiment: where its run goes, its seed, and the config of each stage."""
+class ExperimentConfig(InteractiveConfig):
+    """A whole experiment: the IL-Rec side (`InteractiveConfig`: run name, seed and the config
+    of each IL-Rec stage) and, optionally, MARCO in the same run."""
 
-    name: str = Field("default", description="run name; the run directory is <runs_dir>/<name>")
-    seed: int = Field(0, description="seed of every random choice in the run")
-    runs_dir: Path = Field(Path("runs"), description="parent folder of run directories")
-    data: DataConfig = Field(default_factory=DataConfig, description="which dataset and how")
-    worldmodel: WorldModelConfig = Field(
-        default_factory=WorldModelConfig, description="the simulated user (IL-Rec side)"
-    )
-    evaluation: EvaluationConfig = Field(
-        default_factory=EvaluationConfig, description="how interactive policies are evaluated"
-    )
-    llm: LLMConfig = Field(default_factory=LLMConfig, description="the LLM behind the expert")
-    agent: AgentConfig = Field(
-        default_factory=AgentConfig, description="the LLM expert that writes demonstrations"
-    )
-    demo_users: int | None = Field(
-        None, ge=1, description="train users the LLM expert writes demonstrations for (all: null)"
-    )
-    llm_train_users: int = Field(
-        0,
-        ge=0,
-        description="train users each LLM agent plays before it is evaluated, filling its "
-        "memories (BiLLP gives its LLM baselines 100; the first of them are the demo users)",
-    )
-    ilrec: ILRecConfig = Field(default_factory=ILRecConfig, description="IL-Rec's learner")
-    baselines: BaselinesConfig = Field(
-        default_factory=BaselinesConfig, description="the learned RL baselines"
-    )
-    study: StudyConfig = Field(
-        default_factory=StudyConfig, description="`rlrec experiment ilrec`: methods, seeds"
-    )
     marco: MarcoExperimentConfig | None = Field(
         None, description="MARCO in the same run (the quickstart); `name`/`runs_dir` are set"
     )
@@ -153,28 +121,11 @@ def demos_stage(
 
 def demos_plan(
     cfg: ExperimentConfig, run: Run, world: WorldModel, users: int | None, out: Path | None
-) -> tuple[list[int], Any, Path]:
+) -> tuple[list[int], QuitConfig, Path]:
     """(train rows, quit rule, store path) of a demonstration run, local or distributed."""
     from rlrec.interactive.study import demos_path
 
     return (*expert_episodes(cfg, world, users), out or demos_path(cfg, run))
-
-
-def expert_episodes(
-    cfg: ExperimentConfig, world: WorldModel, users: int | None
-) -> tuple[list[int], Any]:
-    """(train rows, quit rule) of the LLM expert's train episodes, for demonstrations and for
-    the LLM baselines' training phase alike: the first `users` rows of a seeded order (all if
-    None), and BiLLP's LLM environment, which does not check the quit rule on the first step
-    (ilrec.md §3.3)."""
-    import numpy as np
-
-    from rlrec.interactive.env import QuitConfig
-
-    rows = np.random.default_rng(cfg.seed).permutation(len(world.users["train"]))
-    rows = rows if users is None else rows[:users]
-    quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})
-    return rows.tolist(), quit
 
 
 def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str, float]:
@@ -207,29 +158,6 @@ def _world_summary(world: WorldModel) -> dict[str, Any]:
         "episode_length": world.meta.get("episode_length"),
     }
     return {k: v for k, v in summary.items() if v is not None}
-
-
-def _heuristic(name: str, world: WorldModel, ds: Dataset, cfg: EvaluationConfig):
-    from rlrec.interactive.baselines.heuristics import make_heuristic
-
-    return make_heuristic(name, world, ds.interactions, cfg.quit.low_reward)
-
-
-LLM_POLICIES = ("llm-actonly", "llm-react", "llm-reflexion", "llm-billp")
-
-
-def _policy(name: str, world: WorldModel, ds: Dataset, cfg: ExperimentConfig):
-    """A heuristic by name, or `llm-<mode>`: the LLM expert of `cfg.llm` / `cfg.agent`."""
-    if name in LLM_POLICIES:
-        from rlrec.interactive.llm.generate import build_agent, train_agent
-        from rlrec.interactive.llm.policy import AgentPolicy
-
-        agent_cfg = cfg.agent.model_copy(update={"mode": name.removeprefix("llm-")})
-        agent = build_agent(world, cfg.llm, agent_cfg, cfg.seed)
-        if cfg.llm_train_users and agent.learns_in_context:
-            train_agent(world, agent, *expert_episodes(cfg, world, cfg.llm_train_users))
-        return AgentPolicy(agent)
-    return _heuristic(name, world, ds, cfg.evaluation)
 
 
 def _llm_params(cfg: ExperimentConfig, policies: list[str]) -> dict[str, Any]:
@@ -268,7 +196,7 @@ def evaluate_one(
     )
     if stage.cached:
         return json.loads(stage.path("row.json").read_text(encoding="utf-8"))
-    policy = _policy(name, world, ds, cfg)
+    policy = reference_policy(name, world, ds, cfg)
     per_seed = evaluate_policy(policy, world, ev, users)
     label = "oracle (upper bound)" if name == "oracle" else name
     row = {"method": label, **summarize_seeds(per_seed), "per_seed": per_seed}

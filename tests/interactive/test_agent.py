@@ -442,7 +442,7 @@ needs_llamacpp = pytest.mark.skipif(
 
 @needs_llamacpp
 def test_real_smollm2_agent(world, tmp_path, monkeypatch):
-    from rlrec.interactive.llm.backends import make_backend
+    from rlrec.interactive.llm import make_backend
 
     monkeypatch.setenv("RLREC_THREADS", "1")
     backend = make_backend(LLMConfig(cache_dir=tmp_path / "cache", n_ctx=1024))

@@ -16,11 +16,13 @@ collection mini-batch for parity), prediction pairs/s (deterministic weights, ba
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
+import typer
 
-from rlrec.bench import machine_info
+from rlrec.bench import machine_info, write_bench
 from rlrec.crossdomain.domains import DomainsConfig, SplitConfig, build_task, domain_interactions
 from rlrec.crossdomain.inputs import parity_inputs, per_domain_inputs
 from rlrec.crossdomain.marco import Marco, MarcoConfig, parity_config
@@ -28,7 +30,7 @@ from rlrec.crossdomain.mf import MFConfig, fit_mf
 from rlrec.data import DataConfig, load_dataset
 from rlrec.data.synthetic import SyntheticConfig
 
-__all__ = ["bench"]
+__all__ = ["bench", "bench_marco"]
 
 
 def _best(fn, repeats: int) -> float:
@@ -104,3 +106,21 @@ def bench(n_users: int = 2_000, n_items: int = 1_000, repeats: int = 3, seed: in
         "torch_threads": torch.get_num_threads(),
         "machine": machine_info(),
     }
+
+
+def bench_marco(
+    out: Path = Path("runs/bench/marco.json"),
+    n_users: int = 2_000,
+    n_items: int = 1_000,
+    repeats: int = 3,
+) -> None:
+    """`rlrec bench marco`: training samples/s and prediction throughput, MARCO vs parity."""
+    result = bench(n_users=n_users, n_items=n_items, repeats=repeats)
+    write_bench(out, result)
+    for mode, fig in result["modes"].items():
+        typer.echo(
+            f"{mode:>7}: bridge {fig['bridge_samples_per_s']:,.0f} samples/s, policy "
+            f"{fig['policy_samples_per_s']:,.0f} samples/s, predict "
+            f"{fig['predict_pairs_per_s']:,.0f} pairs/s"
+        )
+    typer.echo(f"written: {out}")

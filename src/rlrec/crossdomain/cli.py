@@ -1,5 +1,6 @@
-"""Commands: `rlrec marco run` (one target / beta / seed), and the functions behind
-`rlrec experiment marco` (the whole study) and `rlrec bench marco` (speed, JSON)."""
+"""Commands: `rlrec marco run` (one target / beta / seed), and the function behind
+`rlrec experiment marco` (the whole study). `rlrec bench marco` lives with the other benchmarks
+(`rlrec.bench.marco`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 from rlrec.config import load_config
 from rlrec.errors import ConfigError
 
-__all__ = ["bench_marco", "experiment_marco", "marco_app"]
+__all__ = ["experiment_marco", "marco_app"]
 
 marco_app = typer.Typer(
     help="MARCO: multi-source cross-domain recommendation for cold-start users.",
@@ -100,24 +101,3 @@ def experiment_marco(config: Path | None, overrides: list[str] | None) -> None:
     labelled = [{**r, "method": f"{r['target']} b={r['beta']} {r['method']}"} for r in rows]
     typer.echo(tables.to_text(labelled, list(METRIC_KEYS)))
     typer.echo(f"\nresults: {cfg.runs_dir / cfg.name}/results.{{md,csv,json}}, plots/*.png")
-
-
-def bench_marco(
-    out: Path = Path("runs/bench/marco.json"),
-    n_users: int = 2_000,
-    n_items: int = 1_000,
-    repeats: int = 3,
-) -> None:
-    """`rlrec bench marco`: training samples/s and prediction throughput, MARCO vs parity."""
-    from rlrec.bench import write_bench
-    from rlrec.bench.marco import bench
-
-    result = bench(n_users=n_users, n_items=n_items, repeats=repeats)
-    write_bench(out, result)
-    for mode, fig in result["modes"].items():
-        typer.echo(
-            f"{mode:>7}: bridge {fig['bridge_samples_per_s']:,.0f} samples/s, policy "
-            f"{fig['policy_samples_per_s']:,.0f} samples/s, predict "
-            f"{fig['predict_pairs_per_s']:,.0f} pairs/s"
-        )
-    typer.echo(f"written: {out}")

@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
-from rlrec.data.registry import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.errors import DataError
 
 try:  # orjson parses several times faster; the standard library is the fallback

@@ -47,9 +47,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from rlrec.data.config import DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
 from rlrec.data.numpy_pickle import NUMERIC_KINDS, load_numpy_pickle
-from rlrec.data.registry import DatasetSpec, file_fingerprint
 from rlrec.errors import DataError
 
 __all__ = ["DATASETS", "SPECS", "SPEC_AMAZON", "SPEC_STEAM", "load_billp"]

@@ -32,8 +32,8 @@ import pandas as pd
 
 from rlrec.atomic import atomic_path
 from rlrec.data import cache
+from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
-from rlrec.data.registry import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.errors import DataError
 
 log = logging.getLogger("rlrec")

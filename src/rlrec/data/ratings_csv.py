@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
-from rlrec.data.registry import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.errors import DataError
 
 log = logging.getLogger("rlrec")

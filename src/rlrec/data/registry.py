@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import Field
 
 from rlrec.atomic import sha256_json
-from rlrec.config import Config
 from rlrec.data import cache
+from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset
-from rlrec.data.synthetic import SyntheticConfig
 from rlrec.errors import DataError
 
 log = logging.getLogger("rlrec")
@@ -29,32 +22,9 @@ log = logging.getLogger("rlrec")
 CACHE_VERSION = 1  # bump when a loader's output changes, to invalidate older cache entries
 
 
-class DataConfig(Config):
-    """Which dataset to load and how."""
-
-    name: str = Field("ml-100k", description="registry name; `rlrec data list` shows them")
-    path: Path | None = Field(None, description="local folder or file (needed by some datasets)")
-    strict: bool = Field(False, description="stop at the first malformed record (Amazon dumps)")
-    domains: list[str] | None = Field(None, description="domains to keep (multi-domain data)")
-    kcore: int = Field(0, ge=0, description="k-core filter per domain; 0 keeps everything")
-    refresh: bool = Field(False, description="ignore the cache and parse the source again")
-    synthetic: SyntheticConfig = Field(
-        default_factory=SyntheticConfig, description="sizes of the synthetic generators"
-    )
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    description: str
-    load: Callable[[DataConfig], Dataset]
-    fingerprint: Callable[[DataConfig], dict[str, Any]]
-    needs_path: bool = False
-
-
 @functools.cache
 def registry() -> dict[str, DatasetSpec]:
-    """All known datasets by name (built on first use: the loaders import this module)."""
+    """All known datasets by name (the loader modules are imported on first use only)."""
     from rlrec.data import amazon, billp, movielens, ratings_csv, synthetic
 
     specs = [movielens.SPEC, *billp.SPECS, amazon.SPEC, ratings_csv.SPEC, *synthetic.specs()]
@@ -92,22 +62,12 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     return ds
 
 
-def file_fingerprint(*paths: str | os.PathLike[str], recursive: bool = False) -> dict[str, Any]:
-    """Identity of local files by resolved path, size and modification time.
-
-    A folder stands for the files directly in it (and below it when `recursive`): pass the
-    folders a loader actually reads. Cheap on multi-GB dumps, and changes whenever a file is
-    replaced or edited.
-    """
-    files: dict[str, list[int]] = {}
-    for path in paths:
-        path = Path(path).resolve()
-        if path.is_file():
-            found = [path]
-        else:
-            found = sorted(p for p in (path.rglob("*") if recursive else path.iterdir()))
-        for p in found:
-            if p.is_file():
-                stat = p.stat()
-                files[str(p)] = [stat.st_size, stat.st_mtime_ns]
-    return {"files": files}
+__all__ = [
+    "DataConfig",
+    "DatasetSpec",
+    "cache_folder",
+    "file_fingerprint",
+    "get_spec",
+    "load_dataset",
+    "registry",
+]

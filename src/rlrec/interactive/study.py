@@ -26,20 +26,26 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 
 from rlrec import tables
 from rlrec.atomic import write_json, write_text
-from rlrec.config import Config
+from rlrec.data.dataset import Dataset
 from rlrec.errors import ConfigError, DataError
 from rlrec.interactive.baselines import BASELINES, data_source, make_baseline
 from rlrec.interactive.demos import DemoStore
 from rlrec.interactive.evaluate import evaluate_policy, summarize
+from rlrec.interactive.experiment_config import (
+    ABLATIONS,
+    ILREC_VARIANTS,
+    InteractiveConfig,
+    StudyConfig,
+)
 from rlrec.interactive.ilrec import ILRec
 from rlrec.interactive.offline_data import Demonstrations, demo_transitions, logged_transitions
+from rlrec.interactive.references import reference_policy
 from rlrec.interactive.training import CHECKPOINT, Learner, fit, from_storable, load_checkpoint
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
@@ -47,62 +53,15 @@ from rlrec.runs import Run
 
 log = logging.getLogger("rlrec")
 
-ABLATIONS: dict[str, dict[str, Any]] = {
-    "w/o w": {"use_weights": False},
-    "w/o w_env": {"alpha": 0.0},
-    "w/o w_IRL": {"alpha": 1.0},
-    "w/o r_IRL": {"lambda_irl": 0.0},
-    "w/o demos": {"use_demos": False},
-}
-ILREC_VARIANTS = {"il-rec": {}, "il-rec (parity)": {"mode": "parity"}} | {
-    f"il-rec {name}": change for name, change in ABLATIONS.items()
-}
 COLUMNS = ["Len", "R_each", "R_traj", "coverage"]
 
 
-class StudyConfig(Config):
-    """Which methods the IL-Rec experiment runs, with how many seeds and what budget."""
-
-    seeds: list[int] = Field([0, 1, 2, 3, 4], min_length=1, description="training seeds")
-    methods: list[str] = Field(
-        default_factory=lambda: ["il-rec", "il-rec (parity)", *BASELINES],
-        description="il-rec, 'il-rec (parity)' and baseline names (bc, dqn, sqn, ...)",
-    )
-    ablations: list[str] = Field(
-        default_factory=lambda: list(ABLATIONS), description=f"of {list(ABLATIONS)}"
-    )
-    heuristics: list[str] = Field(
-        ["random", "popularity", "greedy"], description="reference rows (no learning)"
-    )
-    llm_expert: Literal["live", "demos", "none"] = Field(
-        "live", description="live: evaluate the LLM agent; demos: the demonstrations' returns"
-    )
-    llm_users: int = Field(20, ge=1, description="standard test users for the live LLM expert")
-    llm_seeds: list[int] = Field([0], min_length=1, description="seeds of the live LLM expert")
-    offline_updates: int = Field(5000, ge=1, description="budget of the offline learners")
-    checkpoint_every: int = Field(2000, ge=1, description="units between checkpoints")
-    demos: Path | None = Field(
-        None, description="demonstration store (JSONL); default <run>/demos/<mode>-<actor>.jsonl"
-    )
-
-    def methods_to_run(self) -> list[str]:
-        known = set(ILREC_VARIANTS) | set(BASELINES)
-        chosen = [*self.methods, *(f"il-rec {a}" for a in self.ablations)]
-        unknown = [m for m in chosen if m not in known]
-        if unknown:
-            raise ConfigError(
-                f"study: unknown method(s) {unknown}; known: il-rec, 'il-rec (parity)', "
-                f"{', '.join(BASELINES)}; ablations: {', '.join(ABLATIONS)}"
-            )
-        return list(dict.fromkeys(chosen))
-
-
 # ----------------------------------------------------------------------------- data
-def demos_path(cfg: Any, run: Run) -> Path:
+def demos_path(cfg: InteractiveConfig, run: Run) -> Path:
     return cfg.study.demos or run.dir / "demos" / f"{cfg.agent.mode}-{cfg.agent.actor_mode}.jsonl"
 
 
-def load_demos(cfg: Any, run: Run, world: WorldModel) -> Demonstrations:
+def load_demos(cfg: InteractiveConfig, run: Run, world: WorldModel) -> Demonstrations:
     path = demos_path(cfg, run)
     if not path.is_file():
         raise DataError(
@@ -114,7 +73,7 @@ def load_demos(cfg: Any, run: Run, world: WorldModel) -> Demonstrations:
     return demos
 
 
-def needs(method: str, cfg: Any) -> str:
+def needs(method: str, cfg: InteractiveConfig) -> str:
     """What `method` learns from: "simulator", "logs" or "demos"."""
     if method in ILREC_VARIANTS:
         return "simulator"
@@ -124,7 +83,7 @@ def needs(method: str, cfg: Any) -> str:
 # ----------------------------------------------------------------------------- learners
 def make_learner(
     method: str,
-    cfg: Any,
+    cfg: InteractiveConfig,
     world: WorldModel,
     seed: int,
     demos: Transitions | None,
@@ -149,12 +108,12 @@ def make_learner(
     return make_baseline(method, world, baselines, seed, logged, demos)
 
 
-def budget(learner: Learner, cfg: Any) -> int:
+def budget(learner: Learner, cfg: InteractiveConfig) -> int:
     return cfg.ilrec.train_episodes if learner.unit == "episodes" else cfg.study.offline_updates
 
 
 def train_stage(
-    cfg: Any,
+    cfg: InteractiveConfig,
     run: Run,
     world: WorldModel,
     method: str,
@@ -173,7 +132,7 @@ def train_stage(
         "baselines": cfg.baselines,
         "evaluation": cfg.evaluation,
     }
-    stage = run.stage(f"train/{_slug(method)}/seed{seed}", params=params, inputs=inputs)
+    stage = run.stage(f"train/{method_slug(method)}/seed{seed}", params=params, inputs=inputs)
     folder = stage.dir / f"state-{stage.key[:12]}"  # a checkpoint of other params never resumes
     if stage.cached:
         state = load_checkpoint(stage.dir / "policy.pt")
@@ -197,12 +156,17 @@ def train_stage(
 
 
 def trained_learner(
-    cfg: Any, run: Run, ds: Any, world: WorldModel, method: str, seed: int | None = None
+    cfg: InteractiveConfig,
+    run: Run,
+    ds: Dataset,
+    world: WorldModel,
+    method: str,
+    seed: int | None = None,
 ) -> Learner:
     """The learner of a finished `train/<method>/seed<seed>` stage (default: the experiment's
     seed); an error naming the command to run if there is none."""
     seed = cfg.seed if seed is None else seed
-    path = run.dir / "train" / _slug(method) / f"seed{seed}" / "policy.pt"
+    path = policy_path(run, method, seed)
     if not path.is_file():
         raise DataError(
             f"no trained {method} in {run.dir} (seed {seed}): run `rlrec "
@@ -213,18 +177,26 @@ def trained_learner(
     return learner
 
 
-def _datasets(cfg: Any, run: Run, ds: Any, world: WorldModel, method: str) -> tuple[Any, Any]:
+def policy_path(run: Run, method: str, seed: int) -> Path:
+    """The final checkpoint of `train/<method>/seed<seed>`."""
+    return run.dir / "train" / method_slug(method) / f"seed{seed}" / "policy.pt"
+
+
+def _datasets(
+    cfg: InteractiveConfig, run: Run, ds: Dataset, world: WorldModel, method: str
+) -> tuple[Transitions | None, Transitions | None]:
     data, _, _ = prepare_data(cfg, run, ds, world, [method])
     return data.get("demos"), data.get("logs")
 
 
-def _slug(method: str) -> str:
+def method_slug(method: str) -> str:
+    """`method` as a folder name (`il-rec (parity)` -> `il-rec_parity`)."""
     return method.replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
 
 
 # ----------------------------------------------------------------------------- the study
 def prepare_data(
-    cfg: Any, run: Run, ds: Any, world: WorldModel, methods: list[str]
+    cfg: InteractiveConfig, run: Run, ds: Dataset, world: WorldModel, methods: list[str]
 ) -> tuple[dict[str, Transitions | None], dict[str, Any], Demonstrations | None]:
     """(datasets by source, stage inputs, demonstrations) that `methods` need."""
     data: dict[str, Transitions | None] = {}
@@ -243,7 +215,7 @@ def prepare_data(
 
 
 def train_one(
-    cfg: Any, run: Run, ds: Any, world: WorldModel, method: str
+    cfg: InteractiveConfig, run: Run, ds: Dataset, world: WorldModel, method: str
 ) -> tuple[Learner, list[dict[str, float]], dict[str, list[float]]]:
     """`train_stage` for one method with the experiment's seed (`rlrec ilrec train`,
     `rlrec baselines train`)."""
@@ -255,7 +227,9 @@ def train_one(
     return train_stage(cfg, run, world, method, cfg.seed, data, inputs)
 
 
-def run_study(cfg: Any, run: Run, ds: Any, world: WorldModel) -> list[dict[str, Any]]:
+def run_study(
+    cfg: InteractiveConfig, run: Run, ds: Dataset, world: WorldModel
+) -> list[dict[str, Any]]:
     """Every method x seed, then the table and the curves; returns the table's rows."""
     from rlrec.plots import learning_curves
 
@@ -283,20 +257,18 @@ def _row(method: str, per_seed: dict[str, list[float]], source: str) -> dict[str
 
 
 def reference_rows(
-    cfg: Any, ds: Any, world: WorldModel, demos: Demonstrations | None
+    cfg: InteractiveConfig, ds: Dataset, world: WorldModel, demos: Demonstrations | None
 ) -> list[dict[str, Any]]:
     """The heuristics and the LLM expert, evaluated with the same protocol."""
-    from rlrec.experiment import _policy
-
     rows = []
     for name in cfg.study.heuristics:
-        per_seed = evaluate_policy(_policy(name, world, ds, cfg), world, cfg.evaluation)
+        per_seed = evaluate_policy(reference_policy(name, world, ds, cfg), world, cfg.evaluation)
         rows.append(_row(name, per_seed, "-"))
     if cfg.study.llm_expert == "live":
         ev = cfg.evaluation.model_copy(
             update={"n_users": cfg.study.llm_users, "seeds": cfg.study.llm_seeds}
         )
-        policy = _policy("llm-billp", world, ds, cfg)
+        policy = reference_policy("llm-billp", world, ds, cfg)
         label = f"LLM expert ({cfg.llm.backend}, {cfg.study.llm_users} users)"
         per_seed = evaluate_policy(policy, world, ev)
         rows.append({**_row(label, per_seed, "in-context"), **policy.cost()})
@@ -322,7 +294,7 @@ def _demo_row(world: WorldModel, demos: Demonstrations) -> dict[str, Any]:
 
 
 def write_results(
-    cfg: Any,
+    cfg: InteractiveConfig,
     run: Run,
     rows: list[dict[str, Any]],
     curves: dict[str, list[list[dict[str, float]]]],
@@ -342,7 +314,7 @@ def write_results(
     return rows
 
 
-def results_caption(cfg: Any, demo_info: dict[str, Any] | None) -> str:
+def results_caption(cfg: InteractiveConfig, demo_info: dict[str, Any] | None) -> str:
     ev, study = cfg.evaluation, cfg.study
     lines = [
         f"Data `{cfg.data.name}`, world model `{cfg.worldmodel.model}` "
@@ -371,3 +343,20 @@ def results_caption(cfg: Any, demo_info: dict[str, Any] | None) -> str:
             "per step in its row)."
         )
     return "\n".join(lines)
+
+
+__all__ = [
+    "ABLATIONS",
+    "COLUMNS",
+    "ILREC_VARIANTS",
+    "StudyConfig",
+    "load_demos",
+    "make_learner",
+    "method_slug",
+    "policy_path",
+    "prepare_data",
+    "run_study",
+    "train_one",
+    "train_stage",
+    "trained_learner",
+]

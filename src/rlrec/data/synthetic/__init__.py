@@ -9,35 +9,15 @@ Same config and seed, byte-identical raw files (and equal arrays in `truth.npz`)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import Field
-
-from rlrec.config import Config
+from rlrec.data.config import DataConfig, DatasetSpec, SyntheticConfig
 
 if TYPE_CHECKING:
     from rlrec.data.dataset import Dataset
-    from rlrec.data.registry import DataConfig, DatasetSpec
 
 
 GENERATOR_VERSION = 1  # bump when a generator's output changes: old raw folders are then unused
-
-
-class SyntheticConfig(Config):
-    """Sizes and structure of the synthetic generators."""
-
-    seed: int = Field(0, description="generator seed: same seed, same files")
-    n_users: int = Field(300, ge=2, description="users (for Amazon: across all domains)")
-    n_items: int = Field(400, ge=2, description="items (for Amazon: per domain)")
-    n_genres: int = Field(6, ge=1, le=19, description="genres, the latent taste dimensions")
-    ratings_per_user: int = Field(40, ge=1, description="mean ratings per user (and domain)")
-    noise: float = Field(0.5, ge=0, description="std of the rating noise, in stars")
-    n_domains: int = Field(3, ge=1, description="Amazon: number of domains")
-    overlap: float = Field(0.6, ge=0, le=1, description="Amazon: share of users in every domain")
-    taste_correlation: float = Field(
-        0.8, ge=0, le=1, description="Amazon: correlation of a user's tastes across domains"
-    )
-    amazon_format: Literal["2014", "2018"] = Field("2014", description="Amazon: dump format")
 
 
 def _raw_folder(name: str, cfg: DataConfig):
@@ -82,8 +62,6 @@ def _load_amazon(cfg: DataConfig) -> Dataset:
 
 
 def specs() -> tuple[DatasetSpec, DatasetSpec]:
-    from rlrec.data.registry import DatasetSpec
-
     return (
         DatasetSpec(
             name="synthetic-interactive",
@@ -99,3 +77,6 @@ def specs() -> tuple[DatasetSpec, DatasetSpec]:
             fingerprint=_fingerprint,
         ),
     )
+
+
+__all__ = ["GENERATOR_VERSION", "SyntheticConfig", "specs"]

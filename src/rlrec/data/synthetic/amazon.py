@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from rlrec.atomic import atomic_path
-from rlrec.data.synthetic import SyntheticConfig
+from rlrec.data.config import SyntheticConfig
 
 __all__ = ["domain_names", "write_amazon"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from rlrec.atomic import write_bytes
+from rlrec.data.config import SyntheticConfig
 from rlrec.data.movielens import GENRES
-from rlrec.data.synthetic import SyntheticConfig
 
 _WORDS_A = (
     "Silent", "Broken", "Golden", "Last", "Hidden", "Crimson", "Lost", "Electric", "Wild",

@@ -11,6 +11,8 @@ cache). A backend only implements `_chat`, `_score` and `count_tokens`. Besides 
 backend may report where the time went: `reused_tokens` (prompt tokens whose KV state was kept
 from the previous call), `prompt_eval_s` and `eval_s` (seconds of prompt evaluation and of
 generation); every answer carries them, zero when the backend cannot tell.
+`rlrec.interactive.llm.make_backend` builds the one a config names (the implementations import
+this module, never the reverse).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rlrec.config import Config
-from rlrec.errors import ConfigError
 from rlrec.interactive.llm.cache import ResponseCache, Usage, cache_key
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
@@ -234,20 +235,3 @@ def _timings(response: dict[str, Any]) -> dict[str, Any]:
         "prompt_eval_s": float(response.get("prompt_eval_s", 0.0)),
         "eval_s": float(response.get("eval_s", 0.0)),
     }
-
-
-def make_backend(cfg: LLMConfig) -> Backend:
-    """Build the backend `cfg.backend` names."""
-    if cfg.backend == "llamacpp":
-        from rlrec.interactive.llm.llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend(cfg)
-    if cfg.backend == "openai":
-        from rlrec.interactive.llm.openai_compat import OpenAIBackend
-
-        return OpenAIBackend(cfg)
-    if cfg.backend == "replay":
-        from rlrec.interactive.llm.replay import ReplayBackend
-
-        return ReplayBackend(cfg)
-    raise ConfigError(f"unknown LLM backend {cfg.backend!r}; known: llamacpp, openai, replay")

@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from rlrec.interactive.demos import DemoStore, report
 from rlrec.interactive.env import QuitConfig, RecEnv
+from rlrec.interactive.llm import LLMConfig, make_backend
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
-from rlrec.interactive.llm.backends import LLMConfig, make_backend
 from rlrec.interactive.worldmodel import WorldModel
 
 log = logging.getLogger("rlrec")

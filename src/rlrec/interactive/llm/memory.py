@@ -6,42 +6,19 @@ store, which BiLLP used) reports it: for unit vectors, score = 2 - 2 cos, so 0 i
 BiLLP's thresholds (actor: 0.3 < score < 0.5 or score < 0.01; critic: score < 0.01) apply as is.
 
 FAISS is used when installed (`faiss-cpu`); otherwise an exact NumPy search gives the same
-answers. `NgramEmbedder` is a dependency-free embedder (hashed character 3-grams) for tests and
-for runs without the sentence-embedding model.
+answers. The embedders (`rlrec.interactive.embeddings`) turn the key texts into vectors.
 """
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from rlrec.interactive.embeddings import Embedder, NgramEmbedder
+
 __all__ = ["Embedder", "NgramEmbedder", "VectorMemory"]
-
-
-class Embedder(Protocol):
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """[N, d] float32 unit vectors."""
-
-
-class NgramEmbedder:
-    """Hashed character 3-gram counts, L2-normalised: `encode(texts) -> [N, dim]`."""
-
-    def __init__(self, dim: int = 512) -> None:
-        self.dim = dim
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for row, text in enumerate(texts):
-            for word in re.sub(r"[^\w]+", " ", str(text).casefold()).split():
-                padded = f" {word} "
-                for i in range(len(padded) - 2):
-                    out[row, zlib.crc32(padded[i : i + 3].encode("utf-8")) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
 
 
 class VectorMemory:
