@@ -26,7 +26,7 @@ def write_expert_demos(run_dir, n_users=12):
     world = WorldModel.load(run_dir / "worldmodel")
     t = scripted_demos(world, np.arange(n_users))
     header = {"backend": "scripted", "model": "best-item", "params": {"window": 4}}
-    path = run_dir / "demos" / "billp-generate.jsonl"
+    path = run_dir / "demos" / "billp-choice.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with DemoStore.open(path, header) as store:
         for ep in np.unique(t.episodes):

@@ -89,6 +89,6 @@ def test_the_command_runs_the_shards_here_without_ray(run_dir, tmp_path):
     result = demos_generate_ray(
         config=run_dir / "config.yaml", users=4, workers=2, ray=False, overrides=overrides
     )
-    assert result["path"] == str(tmp_path / "runs" / "sim" / "demos" / "actonly-generate.jsonl")
+    assert result["path"] == str(tmp_path / "runs" / "sim" / "demos" / "actonly-choice.jsonl")
     assert result["episodes"] == 4 and result["shard_users"] == [2, 2]
     assert episodes(result["path"]) == episodes(tmp_path / "recorded.jsonl")
