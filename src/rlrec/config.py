@@ -54,7 +54,15 @@ def load_yaml_text(text: str, source: str) -> Any:
     try:
         return _bounded_load(text, source)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source} is not valid YAML: {clip(str(err))}") from None
+        raise ConfigError(f"{source} is not valid YAML ({_yaml_problem(err)})") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report as one line: `line 3, column 7: expected ',' or ']'`."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return clip(where + " ".join(str(problem).split()))
 
 
 def _bounded_load(text: str, source: str) -> Any:
@@ -181,6 +189,9 @@ def describe_validation_error(cls: type[BaseModel], err: ValidationError, source
     for e in errors[:20]:
         loc = [str(p) for p in e["loc"]]
         key = ".".join(loc)
+        if not loc:  # a check of the whole section (a model validator)
+            lines.append(clip(e["msg"].removeprefix("Value error, ")))
+            continue
         if e["type"] == "extra_forbidden":
             known = _known_keys(cls, loc[:-1])
             hint = difflib.get_close_matches(loc[-1], known, n=1)

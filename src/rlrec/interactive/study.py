@@ -46,7 +46,7 @@ from rlrec.interactive.experiment_config import (
 from rlrec.interactive.ilrec import ILRec
 from rlrec.interactive.offline_data import Demonstrations, demo_transitions, logged_transitions
 from rlrec.interactive.references import reference_policy
-from rlrec.interactive.training import CHECKPOINT, Learner, fit, from_storable, load_checkpoint
+from rlrec.interactive.training import CHECKPOINT, Learner, fit, restore
 from rlrec.interactive.transitions import Transitions
 from rlrec.interactive.worldmodel import WorldModel
 from rlrec.runs import Run
@@ -135,8 +135,7 @@ def train_stage(
     stage = run.stage(f"train/{method_slug(method)}/seed{seed}", params=params, inputs=inputs)
     folder = stage.dir / f"state-{stage.key[:12]}"  # a checkpoint of other params never resumes
     if stage.cached:
-        state = load_checkpoint(stage.dir / "policy.pt")
-        learner.load_state_dict(from_storable(state["state"]))
+        restore(learner, stage.dir / "policy.pt")
         curve = json.loads(stage.path("curve.json").read_text(encoding="utf-8"))
         per_seed = json.loads(stage.path("metrics.json").read_text(encoding="utf-8"))
         return learner, curve, per_seed
@@ -173,7 +172,7 @@ def trained_learner(
             f"{'ilrec train' if method == 'il-rec' else 'baselines train --algo ' + method}` first"
         )
     learner = make_learner(method, cfg, world, seed, *_datasets(cfg, run, ds, world, method))
-    learner.load_state_dict(from_storable(load_checkpoint(path)["state"]))
+    restore(learner, path)
     return learner
 
 

@@ -156,18 +156,35 @@ def _resume(learner: Learner, path: Path) -> tuple[int, list[dict[str, float]]]:
             f"{path} holds a checkpoint of {state.get('learner')!r}, not of {learner.name!r}: "
             "use another run folder"
         )
-    learner.load_state_dict(from_storable(state["state"]))
+    restore(learner, path, state)
     curve_path = path.with_name(CURVE)
     curve = json.loads(curve_path.read_text(encoding="utf-8")) if curve_path.exists() else []
     return int(state["done"]), curve
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A checkpoint written by `save_checkpoint` (weights_only: no code is unpickled)."""
+    """A checkpoint written by `save_checkpoint` (weights_only: no code is unpickled); DataError
+    when the file is unreadable or not shaped like one."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
         raise DataError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("state"), dict):
+        raise DataError(f"{path} is not an rlrec checkpoint (no learner state in it)")
+    return state
+
+
+def restore(learner: Learner, path: Path, state: dict[str, Any] | None = None) -> None:
+    """Load the checkpoint at `path` (or its already read `state`) into `learner`; DataError
+    when it does not fit (other networks, shapes or keys)."""
+    state = load_checkpoint(path) if state is None else state
+    try:
+        learner.load_state_dict(from_storable(state["state"]))
+    except (KeyError, RuntimeError, TypeError, ValueError, IndexError, AttributeError) as err:
+        detail = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise DataError(
+            f"{path} does not fit the {learner.name} learner of this run ({detail}): train it again"
+        ) from None
 
 
 def to_storable(obj: Any) -> Any:

@@ -4,9 +4,10 @@ POST `{base_url}/chat/completions`. The API key is read from `os.environ[cfg.api
 set and sent as a Bearer header; it never enters the cache key, the cache files or a message.
 429, 5xx, timeouts and connection errors are retried up to `max_retries` times with exponential
 backoff (`backoff_base_s * 2**retry` times a jitter in [0.5, 1.5) drawn from an RNG seeded by
-`cfg.seed`, capped at `backoff_max_s`). `chat_many` sends at most `max_concurrency` requests at
-once. `score` uses `/completions` with `echo=true, logprobs=1, max_tokens=0` on a plain-text
-rendering of the conversation; servers that do not support it get a clear error.
+`cfg.seed`, capped at `backoff_max_s`), and so is an answer that is not a JSON object. `chat_many`
+sends at most `max_concurrency` requests at once. `score` uses `/completions` with `echo=true,
+logprobs=1, max_tokens=0` on a plain-text rendering of the conversation; servers that do not
+support it get a clear error. A `usage` count that is not a whole number is one clear error.
 """
 
 from __future__ import annotations
@@ -78,9 +79,23 @@ class OpenAIBackend(Backend):
         usage = out.get("usage") or {}
         return {
             "text": text,
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-            "completion_tokens": int(usage.get("completion_tokens") or 0),
+            "prompt_tokens": self._token_count(usage, "prompt_tokens"),
+            "completion_tokens": self._token_count(usage, "completion_tokens"),
         }
+
+    def _token_count(self, usage: Any, key: str) -> int:
+        """`usage[key]` as a non-negative integer (0 when absent); RlrecError otherwise."""
+        value = usage.get(key) if isinstance(usage, dict) else "?"
+        if value is None:
+            return 0
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:
+            raise RlrecError(
+                f"LLM server at {self.url} sent usage.{key} = {str(value)[:40]!r}, not a count"
+            )
+        if value < 0:
+            raise RlrecError(f"LLM server at {self.url} sent a negative usage.{key}")
+        return int(value)
 
     def _scored(self, messages: list[Message], continuations: list[str]) -> dict[str, Any]:
         """Short labels (a numbered choice: "1", "2", ...) in one request: the log-probabilities
@@ -172,9 +187,12 @@ class OpenAIBackend(Backend):
                     f"LLM server at {url} answered HTTP {answer.status_code}: {answer.text[:200]!r}"
                 )
             try:
-                return answer.json()
+                parsed = answer.json()
             except ValueError:
-                raise RlrecError(f"LLM server at {url} sent a non-JSON answer") from None
+                parsed = None
+            if isinstance(parsed, dict):
+                return parsed
+            last = f"HTTP {answer.status_code} with a body that is not a JSON object"
         raise RlrecError(f"LLM server at {url} unreachable after {tries} tries: {last}")
 
     def _delay(self, retry: int) -> float:
