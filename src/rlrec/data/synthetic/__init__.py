@@ -58,6 +58,7 @@ def _load_amazon(cfg: DataConfig) -> Dataset:
     ds = amazon.read_reviews(folder, strict=True, domains=cfg.domains, kcore=cfg.kcore)
     ds.name = "synthetic-amazon"
     ds.meta["source"] = f"synthetic (seed {cfg.synthetic.seed}) at {folder}"
+    ds.meta["truth"] = str(folder / "truth.npz")
     return ds
 
 

@@ -15,6 +15,10 @@ exp(0.8 (m_duj - 3)) (people review what they like), with stars
     r_duj = clip(round(m_duj + N(0, noise)), 1, 5),
 and review times increasing by whole days (Amazon's unixReviewTime is a date).
 
+`synthetic.profile=sparse` writes a different, Amazon-like world with a planted truth
+(amazon_sparse.py): sparse, skewed, biased, 5-core, one informative, one weak and one noise
+source per target, and a report of the reference errors (`truth.json`).
+
 Files: `reviews_<Domain>_5.json.gz` (2014 format) or `<Domain>_5.json.gz` (2018 format: `vote`
 as "1,234" on some records, `verified`, `style`), read by the real loader, and `truth.npz`
 (written last; its presence means the folder is complete). Same config, same bytes.
@@ -54,6 +58,9 @@ def write_amazon(folder: Path, cfg: SyntheticConfig) -> None:
     """Write one review dump per domain and `truth.npz` into `folder` (skipped when complete)."""
     folder = Path(folder)
     if (folder / "truth.npz").is_file():
+        return
+    if cfg.profile == "sparse":
+        _write_sparse(folder, cfg)
         return
     rng = np.random.default_rng(cfg.seed)
     n_users, n_items, n_genres, n_domains = cfg.n_users, cfg.n_items, cfg.n_genres, cfg.n_domains
@@ -98,6 +105,26 @@ def write_amazon(folder: Path, cfg: SyntheticConfig) -> None:
             item_ids=item_ids,
             scale=np.float32(SCALE),
             noise=np.float32(cfg.noise),
+        )
+
+
+def _write_sparse(folder: Path, cfg: SyntheticConfig) -> None:
+    """The `sparse` profile (amazon_sparse.py): its ratings in the same dump format."""
+    from rlrec.data.synthetic.amazon_sparse import write_sparse
+
+    rng = np.random.default_rng(cfg.seed)
+    names = domain_names(4)
+    user_ids = _ids(rng, "A", 13, cfg.n_users)
+    item_ids = _ids(rng, "B", 9, 4 * cfg.n_items).reshape(4, cfg.n_items)
+    rows, truth = write_sparse(folder, cfg, names, user_ids, item_ids, rng)
+    for d, name in enumerate(names):
+        user, item, stars, day = rows[d]
+        records = _records(rng, cfg, user_ids, item_ids[d], (user, item, stars, day))
+        file = f"reviews_{name}_5.json.gz" if cfg.amazon_format == "2014" else f"{name}_5.json.gz"
+        _write_gzip_lines(folder / file, records)
+    with atomic_path(folder / "truth.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(
+            f, domains=np.array(names), user_ids=user_ids, item_ids=item_ids, **truth
         )
 
 
