@@ -6,6 +6,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 
 def rlrec(*args, cwd=None):
@@ -145,3 +146,37 @@ def test_bench_llm_with_the_real_agent(tmp_path):
     result = json.loads(out.read_text())
     assert result["raw"]["calls"] == 2 and result["raw"]["tokens_per_s"] > 0
     assert result["agent"]["steps"] == 2 and result["agent"]["step_latency_s_mean"] > 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    ["configs/marco/amazon.yaml", "configs/marco/ml-100k.yaml", "configs/quickstart.yaml"],
+)
+def test_config_show_takes_marco_and_ilrec_configs(config):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from rlrec.cli import app
+
+    path = Path(__file__).resolve().parents[1] / config
+    if not path.is_file():
+        pytest.skip(f"{config} is not shipped")
+    done = CliRunner().invoke(app, ["config", "show", "-c", str(path), "seed=5"])
+    assert done.exit_code == 0, done.output
+    shown = yaml.safe_load(done.output)
+    assert shown["seed"] == 5 and shown["data"]["name"]
+    assert ("mf" in shown) == ("/marco/" in config)
+
+
+def test_data_info_takes_the_override_its_help_suggests():
+    from typer.testing import CliRunner
+
+    from rlrec.cli import app
+
+    helptext = CliRunner().invoke(app, ["data", "info", "--help"]).output
+    assert "kcore=5" in helptext
+    for override in ("kcore=5", "data.kcore=5"):
+        done = CliRunner().invoke(app, ["data", "info", "synthetic-amazon", override, "--json"])
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["interactions"] > 0

@@ -66,12 +66,24 @@ Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="config overrides key=value (nested keys with dots, e.g. data.kcore=5)"),
 ]
+DataOverrides = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="data config overrides key=value, e.g. kcore=5 'domains=[Books]' "
+        "rating_scale=[1,10] (a data. prefix is accepted: data.kcore=5)"
+    ),
+]
 ConfigFile = Annotated[
     Path | None, typer.Option("--config", "-c", help="experiment YAML file (see configs/)")
 ]
 PathOpt = Annotated[Path | None, typer.Option("--path", help="local folder or file of the data")]
 StrictOpt = Annotated[
-    bool, typer.Option("--strict", help="stop at the first malformed record instead of skipping")
+    bool,
+    typer.Option(
+        "--strict",
+        help="stop at the first malformed record, out-of-scale or repeated rating (naming its "
+        "line) instead of skipping it",
+    ),
 ]
 
 
@@ -100,7 +112,8 @@ def _data_config(name: str, path: Path | None, strict: bool, overrides: list[str
     from rlrec.data import DataConfig
 
     base = {"name": name, "strict": strict, **({"path": str(path)} if path else {})}
-    return validate(DataConfig, apply_overrides(base, overrides or []), source="data config")
+    plain = [o.removeprefix("data.") for o in overrides or []]  # as in an experiment config
+    return validate(DataConfig, apply_overrides(base, plain), source="data config")
 
 
 @data_app.command("list")
@@ -117,7 +130,7 @@ def data_list() -> None:
 
 @data_app.command("fetch")
 def data_fetch(
-    name: str, path: PathOpt = None, strict: StrictOpt = False, overrides: Overrides = None
+    name: str, path: PathOpt = None, strict: StrictOpt = False, overrides: DataOverrides = None
 ) -> None:
     """Obtain and parse dataset NAME into the cache (${RLREC_HOME:-~/.cache/rlrec})."""
     from rlrec.data import load_dataset, summarize
@@ -137,7 +150,7 @@ def data_info(
     path: PathOpt = None,
     strict: StrictOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    overrides: Overrides = None,
+    overrides: DataOverrides = None,
 ) -> None:
     """Summarise dataset NAME: users, items, interactions, density, ratings, domains."""
     from rlrec.data import format_summary, load_dataset, summarize
@@ -483,10 +496,24 @@ def _experiment(config: Path | None, overrides: list[str] | None):
 
 @config_app.command("show")
 def config_show(config: ConfigFile = None, overrides: Overrides = None) -> None:
-    """Print the fully resolved experiment config (file + overrides + defaults)."""
-    from rlrec.config import to_yaml
+    """Print the fully resolved config (file + overrides + defaults): an IL-Rec experiment
+    (configs/ilrec/*.yaml, configs/quickstart.yaml) or a MARCO one (configs/marco/*.yaml, told
+    apart by its MARCO-only sections: mf, domains, split, emcdr)."""
+    from rlrec.config import apply_overrides, read_yaml, to_yaml, validate
 
-    typer.echo(to_yaml(_experiment(config, overrides)), nl=False)
+    data = apply_overrides(read_yaml(config) if config else {}, overrides or [])
+    cls = _config_class(data)
+    typer.echo(to_yaml(validate(cls, data, source=str(config or "config"))), nl=False)
+
+
+def _config_class(data: dict):
+    """MarcoExperimentConfig when `data` has a section only MARCO configs have, else
+    ExperimentConfig."""
+    from rlrec.crossdomain.config import MarcoExperimentConfig
+    from rlrec.experiment import ExperimentConfig
+
+    marco_only = set(MarcoExperimentConfig.model_fields) - set(ExperimentConfig.model_fields)
+    return MarcoExperimentConfig if marco_only & set(data) else ExperimentConfig
 
 
 def main() -> None:

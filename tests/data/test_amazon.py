@@ -141,7 +141,11 @@ def test_field_checks(tmp_path: Path, fields: dict, category: str, reason: str) 
 
 
 def test_lenient_accepts_what_it_can_coerce(tmp_path: Path) -> None:
-    lines = [review(unixReviewTime="1300000001"), review(overall=3, unixReviewTime=1.3e9), "[1, 2]"]
+    lines = [
+        review(unixReviewTime="1300000001"),
+        review(item="B000000002", overall=3, unixReviewTime=1.3e9),
+        "[1, 2]",
+    ]
     ds = read_reviews(write(tmp_path / "reviews_Books_5.json.gz", lines))
     assert ds.interactions["timestamp"].tolist() == [1300000001, 1300000000]
     assert ds.interactions["rating"].tolist() == [4.0, 3.0]

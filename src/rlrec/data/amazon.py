@@ -1,8 +1,12 @@
 """Amazon review dumps (McAuley et al.): the 2014 and 2018 releases, one file per domain.
 
-Files are JSON lines, gzip-compressed (detected by the magic bytes, whatever the suffix) or plain.
-The domain comes from the file name: 2014 `reviews_<Domain>_5.json.gz` and 2018 `<Domain>_5.json.gz`
-or `<Domain>.json.gz` give `<Domain>` (`.json`, `.jsonl`, `.jsonl.gz` work too).
+Files are JSON lines, gzip-compressed (detected by the magic bytes, whatever the suffix) or plain;
+a UTF-8 byte-order mark at the start is ignored. The domain comes from the file name: 2014
+`reviews_<Domain>_5.json.gz` and 2018 `<Domain>_5.json.gz` or `<Domain>.json.gz` give `<Domain>`
+(`.json`, `.jsonl`, `.jsonl.gz` work too; `<Domain>` starts with a capital letter, as every
+Amazon category does). In a folder only such names are read: any other file (`meta_Books.json.gz`,
+a stray `results.json`) is listed in `ds.meta["ignored_files"]` and left alone. A file given by
+name is read whatever its name.
 
 Formats (one JSON object per line):
     2014  reviewerID, asin, overall, unixReviewTime, reviewerName, helpful, reviewText,
@@ -15,10 +19,12 @@ domain, and for 2018 files `vote` (Int64, 0 when absent) and `verified` (boolean
 on rows from 2014 files.
 
 Validation, per non-blank line: it must be a JSON object; `reviewerID` and `asin` non-empty
-strings; `overall` a number in [1, 5]; `unixReviewTime` an integer (an integer-valued string or
-float is accepted). A line cut mid-JSON at the end of a file is a "truncated line"; a gzip stream
-that ends early or is corrupt is a "truncated file" at the line where reading stopped, and the
-rest of that file is lost.
+strings; `overall` a number within `data.rating_scale` (default [1, 5]); `unixReviewTime` an
+integer (an integer-valued string or float is accepted). A user rating the same item twice in a
+domain keeps the latest rating (`rlrec.data.checks.superseded`; counted as `duplicates`); in strict
+mode the repeat is an error at its line. Dumps with no valid record left are an error. A line cut
+mid-JSON at the end of a file is a "truncated line"; a gzip stream that ends early or is corrupt is
+a "truncated file" at the line where reading stopped, and the rest of that file is lost.
 
 Lenient mode (default) skips bad lines, logs a warning and reports them in
 `ds.meta["load_report"]`: {"skipped": N, "reasons": {category: count}, "examples": [...]}.
@@ -32,6 +38,7 @@ import gzip
 import io
 import json
 import logging
+import re
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +48,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from rlrec.data.checks import Where, clean_ratings
 from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
 from rlrec.errors import DataError
@@ -55,6 +63,7 @@ __all__ = ["SPEC", "read_reviews"]
 log = logging.getLogger("rlrec")
 
 SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
+DUMP_NAME = re.compile(r"(reviews_)?[A-Z][A-Za-z0-9_]*\.(jsonl?)(\.gz)?")  # see the docstring
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_EXAMPLES = 10
 _TS_MAX = 1 << 62  # fast-path bound; anything else goes through the careful check
@@ -74,8 +83,9 @@ class _BadLine(Exception):
 class _Report:
     """Skipped lines in lenient mode; the first bad line raises in strict mode."""
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, scale: tuple[float, float] = (1.0, 5.0)) -> None:
         self.strict = strict
+        self.scale = scale
         self.skipped = 0
         self.reasons: dict[str, int] = {}
         self.examples: list[str] = []
@@ -122,20 +132,27 @@ def domain_of(path: Path) -> str:
     return name.removesuffix("_5") or name
 
 
-def find_files(paths: Path | list[Path]) -> dict[str, Path]:
-    """Review files by domain: every dump in a folder, or the files given."""
+def find_files(paths: Path | list[Path], ignored: list[str] | None = None) -> dict[str, Path]:
+    """Review files by domain: every dump in a folder (other files are appended to `ignored`),
+    or the files given."""
     given = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
     files: list[Path] = []
     for path in given:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(SUFFIXES))
+            found = sorted(p for p in path.iterdir() if p.is_file())
+            files += [p for p in found if DUMP_NAME.fullmatch(p.name)]
+            if ignored is not None:
+                ignored += [str(p) for p in found if not DUMP_NAME.fullmatch(p.name)]
         elif path.is_file():
             files.append(path)
         else:
             raise DataError(f"path not found: {path}")
     if not files:
         where = ", ".join(str(p) for p in given)
-        raise DataError(f"no Amazon review files (*.json.gz, *.json, *.jsonl[.gz]) in {where}")
+        raise DataError(
+            f"no Amazon review dumps (reviews_<Domain>_5.json.gz, <Domain>_5.json.gz, "
+            f"<Domain>.json.gz) in {where}"
+        )
     by_domain: dict[str, Path] = {}
     for path in files:
         domain = domain_of(path)
@@ -153,13 +170,18 @@ def read_reviews(
     strict: bool = False,
     domains: list[str] | None = None,
     kcore: int = 0,
+    rating_scale: tuple[float, float] = (1.0, 5.0),
 ) -> Dataset:
     """Load Amazon review dumps (a folder, or one or more files) into a `Dataset`.
 
     `domains` keeps only those domains; `kcore` > 0 then drops, per domain and until stable, the
     users and items with fewer than `kcore` ratings. See the module docstring for validation.
     """
-    files = find_files(paths)
+    ignored: list[str] = []
+    files = find_files(paths, ignored)
+    if ignored:
+        log.info("amazon: ignored %d file(s) that are not review dumps: %s", len(ignored),
+                 ", ".join(Path(p).name for p in ignored[:5]))  # fmt: skip
     if domains is not None:
         absent = [d for d in domains if d not in files]
         if absent:
@@ -167,7 +189,7 @@ def read_reviews(
                 f"domain(s) {', '.join(absent)} not found; found: {', '.join(sorted(files))}"
             )
         files = {d: files[d] for d in domains}
-    report = _Report(strict)
+    report = _Report(strict, rating_scale)
     cols = _Columns()
     formats = {domain: _read_file(path, domain, cols, report) for domain, path in files.items()}
     if report.skipped:
@@ -178,15 +200,26 @@ def read_reviews(
             report.examples[0],
         )
     inter = _frame(cols)
+    where = ", ".join(str(p) for p in files.values())
+    if inter.empty:
+        raise DataError(
+            f"no valid review in {where}: {report.skipped:,} malformed line(s) "
+            f"{report.reasons or ''}".rstrip()
+        )
     meta: dict[str, Any] = {
-        "source": "Amazon review dumps at " + ", ".join(str(p) for p in files.values()),
+        "source": "Amazon review dumps at " + where,
         "formats": formats,
-        "load_report": report.as_dict(),
+        "load_report": {**report.as_dict(), "duplicates": 0},
+        "ignored_files": ignored,
     }
+    # strict mode already stopped at a repeat's line; here only the latest of each is kept
+    inter = clean_ratings(inter, rating_scale, False, _row_name(inter), meta["load_report"])
     if kcore > 0:
         kept = kcore_mask(inter, kcore)
         meta["kcore_removed"] = int((~kept).sum())
         inter = inter[kept].reset_index(drop=True)
+        if inter.empty:
+            raise DataError(f"the {kcore}-core of {where} is empty: lower data.kcore")
     items = inter[["item_id", "domain"]].drop_duplicates().reset_index(drop=True)
     users = pd.DataFrame({"user_id": pd.unique(inter["user_id"])})
     return Dataset(name="amazon", interactions=inter, items=items, users=users, meta=meta)
@@ -200,7 +233,7 @@ def _read_file(path: Path, domain: str, cols: _Columns, report: _Report) -> str:
     size = path.stat().st_size
     stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
     # decoding in bulk is faster than per line; undecodable bytes become U+FFFD
-    lines = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+    lines = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="\n")
     with (
         raw,
         lines,
@@ -226,6 +259,8 @@ def _parse_lines(
     add_rating, add_stamp = cols.ratings.append, cols.timestamps.append
     add_vote, add_verified = cols.votes.append, cols.verified.append
     user_ids, item_ids = cols.user_ids, cols.item_ids
+    low, high = report.scale
+    seen: dict[tuple[str, str], int] | None = {} if report.strict else None
     fmt: str | None = None
     is_2018 = False
     lineno = 0
@@ -242,19 +277,22 @@ def _parse_lines(
                     and type(i) is str
                     and i
                     and type(r) in (float, int)
-                    and 1 <= r <= 5
+                    and low <= r <= high
                     and type(t) is int
                     and 0 <= t < _TS_MAX
                 ):
-                    u, i, r, t = _check(obj)
+                    u, i, r, t = _check(obj, report.scale)
             except (ValueError, KeyError, TypeError, IndexError, _BadLine) as exc:
                 if not line.strip():
                     continue  # blank lines are not records
                 try:
-                    u, i, r, t = _check_line(line, exc)
+                    u, i, r, t = _check_line(line, exc, report.scale)
                 except _BadLine as bad:
                     report.bad(path, lineno, bad.category, bad.reason)
                     continue
+            if seen is not None and seen.setdefault((u, i), lineno) != lineno:
+                first = seen[(u, i)]
+                report.bad(path, lineno, "duplicate", f"{u} rated {i} again (first: line {first})")
             if fmt is None:
                 is_2018 = any(k in obj for k in _2018_KEYS)
                 fmt = "2018" if is_2018 else "2014"
@@ -270,7 +308,9 @@ def _parse_lines(
     return fmt or "2014"
 
 
-def _check_line(line: str, exc: Exception) -> tuple[str, str, float, int]:
+def _check_line(
+    line: str, exc: Exception, scale: tuple[float, float]
+) -> tuple[str, str, float, int]:
     """Diagnose a line the fast path rejected; return the record if it is good after all."""
     if isinstance(exc, _BadLine):
         raise exc
@@ -280,10 +320,10 @@ def _check_line(line: str, exc: Exception) -> tuple[str, str, float, int]:
         if not line.endswith("\n"):
             raise _BadLine("truncated line", "truncated line") from None
         raise _BadLine("not JSON", "not JSON") from None
-    return _check(obj)
+    return _check(obj, scale)
 
 
-def _check(obj: Any) -> tuple[str, str, float, int]:
+def _check(obj: Any, scale: tuple[float, float]) -> tuple[str, str, float, int]:
     """The careful validation of one parsed record: (user, item, rating, timestamp) or raise."""
     if not isinstance(obj, dict):
         raise _BadLine("not an object", f"not a JSON object ({type(obj).__name__})")
@@ -300,8 +340,9 @@ def _check(obj: Any) -> tuple[str, str, float, int]:
         raise _BadLine("missing field", "missing overall")
     if isinstance(rating, bool) or not isinstance(rating, int | float):
         raise _BadLine("bad rating", f"rating {rating!r} is not a number")
-    if not 1 <= rating <= 5:
-        raise _BadLine("bad rating", f"rating {rating:g} out of range [1, 5]")
+    low, high = scale
+    if not low <= rating <= high:  # False for NaN too
+        raise _BadLine("bad rating", f"rating {rating:g} out of range [{low:g}, {high:g}]")
     stamp = obj.get("unixReviewTime")
     if stamp is None:
         raise _BadLine("missing field", "missing unixReviewTime")
@@ -324,6 +365,13 @@ def _timestamp(value: Any) -> int:
     if not isinstance(value, int) or not -(1 << 63) <= value < (1 << 63):
         raise bad
     return value
+
+
+def _row_name(inter: pd.DataFrame) -> Where:
+    """Names a row of the parsed reviews by domain, user and item (dumps have no line column)."""
+    return lambda row: (
+        f"{inter['domain'].iat[row]}: {inter['user_id'].iat[row]} on {inter['item_id'].iat[row]}"
+    )
 
 
 def _vote(value: Any) -> int:
@@ -385,7 +433,13 @@ def _path(cfg: DataConfig) -> Path:
 
 
 def _load(cfg: DataConfig) -> Dataset:
-    return read_reviews(_path(cfg), strict=cfg.strict, domains=cfg.domains, kcore=cfg.kcore)
+    return read_reviews(
+        _path(cfg),
+        strict=cfg.strict,
+        domains=cfg.domains,
+        kcore=cfg.kcore,
+        rating_scale=cfg.rating_scale,
+    )
 
 
 def _fingerprint(cfg: DataConfig) -> dict[str, Any]:
@@ -394,6 +448,7 @@ def _fingerprint(cfg: DataConfig) -> dict[str, Any]:
         "strict": cfg.strict,
         "domains": sorted(cfg.domains) if cfg.domains is not None else None,
         "kcore": cfg.kcore,
+        "rating_scale": list(cfg.rating_scale),
     }
 
 

@@ -88,7 +88,9 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         summary["overlap"] = _overlap(inter, domains)
     if ds.arrays:
         summary["arrays"] = {k: list(v.shape) for k, v in ds.arrays.items()}
-    summary.update({k: v for k, v in ds.meta.items() if k in ("source", "load_report")})
+    summary.update(
+        {k: v for k, v in ds.meta.items() if k in ("source", "load_report", "ignored_files")}
+    )
     return summary
 
 
@@ -155,4 +157,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"skipped        {report.get('skipped', 0):,} malformed records")
         for reason, n in report.get("reasons", {}).items():
             lines.append(f"  {n:>8,}  {reason}")
+    if report and report.get("duplicates"):
+        lines.append(f"duplicates     {report['duplicates']:,} repeated ratings (kept the latest)")
+    for path in summary.get("ignored_files", []):
+        lines.append(f"ignored        {path} (not a review dump)")
     return "\n".join(lines)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from rlrec.atomic import atomic_path
 from rlrec.data import cache
+from rlrec.data.checks import clean_ratings, new_report
 from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
 from rlrec.errors import DataError
@@ -230,12 +231,26 @@ def _download_recbole_wheel(downloads: Path, timeout: float) -> Path:
 
 
 def _load(cfg: DataConfig) -> Dataset:
-    return fetch_ml100k(cfg.path)
+    """The dataset with the rating checks every loader applies (`rlrec.data.checks`)."""
+    ds = fetch_ml100k(cfg.path)
+    inter, report = ds.interactions, new_report()
+
+    def where(row: int) -> str:
+        return f"ml-100k: user {inter['user_id'].iat[row]}, item {inter['item_id'].iat[row]}"
+
+    ds.interactions = clean_ratings(inter, cfg.rating_scale, cfg.strict, where, report)
+    ds.meta["load_report"] = report
+    return ds
+
+
+def _fingerprint(cfg: DataConfig) -> dict:
+    files = file_fingerprint(cfg.path, recursive=True) if cfg.path else {}
+    return {**files, "strict": cfg.strict, "rating_scale": list(cfg.rating_scale)}
 
 
 SPEC = DatasetSpec(
     name="ml-100k",
     description="MovieLens-100K: 943 users, 1,682 movies, 100,000 ratings, genres, demographics",
     load=_load,
-    fingerprint=lambda cfg: file_fingerprint(cfg.path, recursive=True) if cfg.path else {},
+    fingerprint=_fingerprint,
 )

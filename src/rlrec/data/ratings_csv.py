@@ -8,8 +8,13 @@
 
 Ids may be numbers or strings. Without `timestamp`, the row order within each user is the time
 order; without `domain`, every row belongs to the domain "csv" (give one to use the rows as
-MARCO's domains). Ratings must be numbers; a row that is not is an error naming its line (with
-`data.strict=false`, such rows are skipped and counted).
+MARCO's domains). A UTF-8 byte-order mark at the start of a file is ignored.
+
+Each row is checked: ids present, the rating a finite number within `data.rating_scale`
+(default [1, 5]), and the (domain, user, item) not rated on an earlier row. With `data.strict`
+the first row failing a check is an error naming its line; otherwise bad rows are skipped, a
+repeated rating keeps the latest one (largest timestamp, else the last row), and both are counted
+in `ds.meta["load_report"]`. A file with no valid row left is an error.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rlrec.config import clip
+from rlrec.data.checks import clean_ratings, new_report, reject
 from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
 from rlrec.errors import DataError
 
 log = logging.getLogger("rlrec")
 REQUIRED = ("user_id", "item_id", "rating")
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _files(cfg: DataConfig) -> tuple[Path, Path | None]:
@@ -41,33 +49,47 @@ def _files(cfg: DataConfig) -> tuple[Path, Path | None]:
 
 
 def _load(cfg: DataConfig) -> Dataset:
-    ratings_path, items_path = _files(cfg)
-    try:
-        raw = pd.read_csv(ratings_path, dtype={"user_id": str, "item_id": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise DataError(f"{ratings_path}: not a readable CSV ({err})") from None
+    path, items_path = _files(cfg)
+    raw = _read_csv(path, {"user_id": str, "item_id": str})
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        raise DataError(f"{ratings_path}: missing column(s) {missing}; need {list(REQUIRED)}")
-    rating = pd.to_numeric(raw["rating"], errors="coerce")
-    bad = rating.isna() | raw["user_id"].isna() | raw["item_id"].isna()
-    if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # 1-based, after the header
-        if cfg.strict:
-            raise DataError(f"{ratings_path}:{line}: rating is not a number or an id is missing")
-        log.warning("%s: skipped %d malformed rows (first: line %d)", ratings_path, bad.sum(), line)
-    raw, rating = raw[~bad], rating[~bad]
-    if raw.empty:
-        raise DataError(f"{ratings_path}: no valid rating row")
+        raise DataError(f"{path}: missing column(s) {missing}; need {list(REQUIRED)}")
+    report = new_report()
+    line = raw.index.to_numpy() + 2  # 1-based, after the header
+
+    def where(row: int) -> str:
+        return f"{path}:{line[row]}"
+
+    no_id = (raw["user_id"].isna() | raw["item_id"].isna()).to_numpy()
+    reject(report, no_id, where, "user_id or item_id missing", cfg.strict)
+    rating = pd.to_numeric(raw["rating"], errors="coerce").to_numpy(dtype=np.float64)
+    nan = np.isnan(rating) & ~no_id
+    reject(report, nan, where, "rating is not a number", cfg.strict)
+    keep = ~(no_id | nan)
+    raw, rating, line = raw[keep], rating[keep], line[keep]
     if "timestamp" in raw.columns:
         timestamp = pd.to_numeric(raw["timestamp"], errors="coerce").fillna(0).astype(np.int64)
     else:
         timestamp = raw.groupby("user_id", sort=False).cumcount().astype(np.int64)
     domain = raw["domain"].astype(str) if "domain" in raw.columns else "csv"
+    rating = np.clip(rating, -_F32_MAX, _F32_MAX)  # 1e308 stays out of scale, not inf
     inter = interactions_frame(
         _ids(raw["user_id"]), _ids(raw["item_id"]), rating, timestamp, domain
     )
-    return Dataset("ratings-csv", inter, items=_items(items_path, inter))
+    inter = clean_ratings(inter, cfg.rating_scale, cfg.strict, where, report)
+    if inter.empty:
+        raise DataError(f"{path}: no valid rating row ({report['skipped']:,} skipped)")
+    meta = {"source": f"ratings CSV at {path}", "load_report": report}
+    return Dataset("ratings-csv", inter, items=_items(items_path, inter), meta=meta)
+
+
+def _read_csv(path: Path, dtype: dict[str, Any]) -> pd.DataFrame:
+    """A CSV file as a frame (a byte-order mark is dropped); DataError when unreadable."""
+    try:
+        return pd.read_csv(path, dtype=dtype, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError,
+            OSError) as err:  # fmt: skip
+        raise DataError(f"{path}: not a readable CSV ({clip(str(err))})") from None
 
 
 def _ids(column: pd.Series) -> pd.Series:
@@ -82,7 +104,7 @@ def _items(path: Path | None, inter: pd.DataFrame) -> pd.DataFrame:
     ids = pd.Series(sorted(inter["item_id"].unique()), name="item_id")
     if path is None:
         return pd.DataFrame({"item_id": ids})
-    items = pd.read_csv(path, dtype={"item_id": str})
+    items = _read_csv(path, {"item_id": str})
     if "item_id" not in items.columns:
         raise DataError(f"{path}: needs an item_id column")
     items["item_id"] = _ids(items["item_id"])
@@ -93,7 +115,11 @@ def _items(path: Path | None, inter: pd.DataFrame) -> pd.DataFrame:
 
 def _fingerprint(cfg: DataConfig) -> dict[str, Any]:
     ratings, items = _files(cfg)
-    return {**file_fingerprint(*(p for p in (ratings, items) if p)), "strict": cfg.strict}
+    return {
+        **file_fingerprint(*(p for p in (ratings, items) if p)),
+        "strict": cfg.strict,
+        "rating_scale": list(cfg.rating_scale),
+    }
 
 
 SPEC = DatasetSpec(

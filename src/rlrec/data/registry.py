@@ -19,7 +19,7 @@ from rlrec.errors import DataError
 
 log = logging.getLogger("rlrec")
 
-CACHE_VERSION = 1  # bump when a loader's output changes, to invalidate older cache entries
+CACHE_VERSION = 2  # bump when a loader's output changes, to invalidate older cache entries
 
 
 @functools.cache
