@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,14 +42,22 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
-    """Delete the temporaries of `atomic_path` under `folder` whose writer is no longer running
-    (on this host). Returns how many were removed."""
+def remove_stale_temporaries(folder: str | os.PathLike[str], recursive: bool = True) -> int:
+    """Delete the temporaries (`.<name>.<pid>.<random>.tmp`, files of `atomic_path` or folders
+    being assembled) under `folder` whose writer is no longer running on this host. Returns how
+    many were removed."""
+    folder = Path(folder)
+    pattern = f".*{TMP_SUFFIX}"
+    found = folder.rglob(pattern) if recursive else folder.glob(pattern)
     removed = 0
-    for path in Path(folder).rglob(f".*{TMP_SUFFIX}"):
-        if path.is_file() and not _writer_alive(path.name):
+    for path in list(found):
+        if _writer_alive(path.name):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
             path.unlink(missing_ok=True)
-            removed += 1
+        removed += 1
     return removed
 
 

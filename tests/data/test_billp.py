@@ -253,3 +253,13 @@ def test_genre_literal_of_wrong_type_is_refused(tmp_path: Path) -> None:
     (folder / "list_genre.json").write_text(json.dumps({"Book A": "{'a': 1}"}), encoding="utf-8")
     with pytest.raises(DataError, match="genres of 'Book A' must be a list of strings"):
         load_billp(folder, "amazon")
+
+
+def test_json_files_with_a_byte_order_mark(tmp_path: Path) -> None:
+    folder = make_billp(tmp_path / "amazon")
+    for name in ("datamaps.json", "test.json"):
+        path = folder / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    ds = load_billp(folder, "amazon")
+    assert ds.items["item_id"].tolist() == [0, 1, 2, 3]
+    assert ds.interactions["user_id"].tolist() == [2, 2, 2, 0]

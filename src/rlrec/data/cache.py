@@ -3,7 +3,8 @@
 A cached dataset is a folder holding `interactions.parquet`, `items.parquet`, `users.parquet`,
 one `.npy` per dense array, and `manifest.json` (written last: its presence marks the entry as
 complete). The folder is assembled under a temporary name and renamed into place, so an
-interrupted fetch never leaves a half-written entry.
+interrupted fetch never leaves a half-written entry; the temporary folder a killed fetch leaves
+is removed by the next save (`rlrec.atomic.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlrec.atomic import write_json, write_npy, write_parquet
+from rlrec.atomic import (
+    TMP_SUFFIX,
+    remove_stale_temporaries,
+    write_json,
+    write_npy,
+    write_parquet,
+)
 from rlrec.data.dataset import Dataset
 
 HOME_ENV = "RLREC_HOME"
@@ -41,7 +48,12 @@ def is_complete(folder: Path) -> bool:
 def save(ds: Dataset, folder: Path, manifest: dict[str, Any]) -> Path:
     """Write `ds` to `folder` (replacing any older entry) as one atomic step."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    remove_stale_temporaries(folder.parent, recursive=False)
+    tmp = Path(
+        tempfile.mkdtemp(
+            prefix=f".{folder.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=folder.parent
+        )
+    )
     try:
         for table in TABLES:
             write_parquet(tmp / f"{table}.parquet", getattr(ds, table))
