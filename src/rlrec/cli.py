@@ -54,6 +54,7 @@ def _register_other_commands() -> None:
     from rlrec import serve_cli
     from rlrec.crossdomain.cli import marco_app
 
+    app.command("export")(serve_cli.export)
     app.command("serve")(serve_cli.serve)
     bench_app.command("serve")(serve_cli.bench_serve)
     app.command("sweep")(serve_cli.sweep)

@@ -1,6 +1,7 @@
 """The commands of serving and scale-out, as plain functions the main CLI registers:
 
-    rlrec serve RUN_DIR                      serve
+    rlrec export RUN_DIR [--out FILE]        export
+    rlrec serve RUN_DIR|FILE                 serve
     rlrec bench serve RUN_DIR                bench_serve
     rlrec sweep [--ray]                      sweep
     rlrec demos generate --ray [--address]   demos_generate_ray
@@ -28,6 +29,13 @@ Method = Annotated[
     typer.Option(help="trained method: il-rec, or a baseline (bc, dqn, sqn, bcq, cql, crr, ...)"),
 ]
 Seed = Annotated[int | None, typer.Option(help="training seed (default: the run's seed)")]
+PolicySource = Annotated[
+    Path,
+    typer.Argument(
+        help="a policy file written by `rlrec export` (needs nothing else), or a run directory "
+        "(runs/<name>) holding a trained policy"
+    ),
+]
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(
@@ -44,10 +52,39 @@ Address = Annotated[
 ]
 
 
-def serve(
+def export(
     run_dir: RunDir,
     method: Method = "il-rec",
     seed: Seed = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="file to write (default <run>/export/<method>-seed<S>.zip)"),
+    ] = None,
+) -> Path:
+    """Write a trained policy as one self-contained file (the scoring network's weights and
+    construction arguments, the item catalogue, the train users, a manifest with versions and
+    checksums): `rlrec serve FILE` and `rlrec.export.read_artefact` need nothing else."""
+    from rlrec.atomic import sha256_file
+    from rlrec.export import artefact_from_run, default_path, write_artefact
+
+    artefact = artefact_from_run(run_dir, method, seed)
+    dest = write_artefact(artefact, out or default_path(run_dir, method, artefact.source["seed"]))
+    typer.echo(
+        f"exported {method} (seed {artefact.source['seed']}) of {run_dir} to {dest}: "
+        f"{dest.stat().st_size:,} bytes, sha256 {sha256_file(dest)}"
+    )
+    return dest
+
+
+def serve(
+    run_dir: PolicySource,
+    method: Annotated[
+        str, typer.Option(help="with a run directory: the trained method (il-rec, bc, dqn, ...)")
+    ] = "il-rec",
+    seed: Annotated[
+        int | None,
+        typer.Option(help="with a run directory: the training seed (default: the run's)"),
+    ] = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     token_env: Annotated[
@@ -77,12 +114,13 @@ def serve(
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
     apply_threads()
     app = create_app(
-        LoadedPolicy.from_run(run_dir, method, seed),
+        model := LoadedPolicy.load(run_dir, method, seed),
         token_env=token_env,
         max_body=max_body,
         body_timeout=body_timeout,
     )
-    typer.echo(f"serving {method} of {run_dir} on http://{host}:{port} (token from ${token_env})")
+    what = f"{model.info.get('method')} (seed {model.info.get('seed')}) of {run_dir}"
+    typer.echo(f"serving {what} on http://{host}:{port} (token from ${token_env})")
     run_server(app, host, port, idle_timeout=idle_timeout, access_log=access_log)
 
 
@@ -226,4 +264,4 @@ def _ints(text: str, option: str) -> list[int]:
     return values
 
 
-__all__ = ["bench_serve", "demos_generate_ray", "parse_grid", "serve", "sweep"]
+__all__ = ["bench_serve", "demos_generate_ray", "export", "parse_grid", "serve", "sweep"]

@@ -1,10 +1,13 @@
 """A trained policy held for serving: ids in and out, top-k, and batching of concurrent requests.
 
-`LoadedPolicy.from_run` rebuilds any trained learner of a run directory (IL-Rec or a learned
-baseline, `rlrec.interactive.study.trained_learner`) and keeps only what answering needs: the
-network's scores, the catalogue (raw item ids and titles by column) and the train users (raw ids
-by row). A query is a user row (or `NEW_USER`, -1, for an anonymous user or one the policy never
-saw) plus a recent history of (item column, reward) pairs, oldest first; the network reads the
+`LoadedPolicy.load` reads a policy exported by `rlrec export` (`rlrec.export`: the scoring
+network, the catalogue and the train users in one file, no dataset, world model or
+demonstrations needed) or, given a run directory, exports the run's trained learner in memory
+first. It keeps only what answering needs: the network's scores, the catalogue (raw item ids
+and titles by column) and the train users (raw ids by row).
+
+A query is a user row (or `NEW_USER`, -1, for an anonymous user or one the policy never saw)
+plus a recent history of (item column, reward) pairs, oldest first; the network reads the
 last `window` pairs, left-padded with -1 as in training. The answer is the k best-scored items,
 items of the given history excluded (the environment punishes repeats).
 
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 
 from rlrec.errors import DataError
+from rlrec.export import Artefact, read_artefact
 from rlrec.interactive.nets import NEW_USER, StateBatch, state_batch
 
 log = logging.getLogger("rlrec")
@@ -67,42 +71,45 @@ class LoadedPolicy:
         self.max_k = min(self.max_k, len(self.item_ids))
 
     @classmethod
+    def load(
+        cls, path: str | Path, method: str = "il-rec", seed: int | None = None
+    ) -> LoadedPolicy:
+        """An exported policy file (`rlrec export`; `method` and `seed` are its own), or the
+        trained `method` of a run directory."""
+        path = Path(path)
+        if not path.exists():
+            raise DataError(
+                f"{path} is not a run directory nor a policy file (`rlrec export` writes one): "
+                "not found"
+            )
+        if path.is_dir():
+            return cls.from_run(path, method, seed)
+        return cls.from_artefact(read_artefact(path))
+
+    @classmethod
     def from_run(
         cls, run_dir: str | Path, method: str = "il-rec", seed: int | None = None
     ) -> LoadedPolicy:
-        """Load `runs/<name>/train/<method>/seed<seed>/policy.pt` with the run's world model
-        (DataError naming the command to run when something is missing)."""
-        from rlrec.config import load_config
-        from rlrec.data import load_dataset
-        from rlrec.experiment import ExperimentConfig
-        from rlrec.interactive.study import trained_learner
-        from rlrec.interactive.worldmodel import WorldModel
-        from rlrec.runs import Run
+        """The trained `method` of a run directory, exported in memory: this rebuilds the
+        learner, so it reads the run's dataset, world model and demonstrations (an exported
+        file does not; DataError naming the command to run when something is missing)."""
+        from rlrec.export import artefact_from_run
 
-        run_dir = Path(run_dir)
-        if not (run_dir / "config.yaml").is_file():
-            raise DataError(f"{run_dir} is not a run directory (no config.yaml)")
-        cfg = load_config(ExperimentConfig, run_dir / "config.yaml", [])
-        world = WorldModel.load(run_dir / "worldmodel")
-        ds = load_dataset(cfg.data)
-        learner = trained_learner(cfg, Run(run_dir), ds, world, method, seed)
-        policy = learner.policy()
-        seed = cfg.seed if seed is None else seed
-        info = {
-            "run": run_dir.name,
-            "method": method,
-            "seed": seed,
-            "data": cfg.data.name,
-            "policy": policy.name,
-        }
+        return cls.from_artefact(artefact_from_run(run_dir, method, seed))
+
+    @classmethod
+    def from_artefact(cls, artefact: Artefact) -> LoadedPolicy:
+        """The policy of an exported artefact (`rlrec.export`)."""
+        source = artefact.source
+        keys = ("run", "method", "seed", "data", "policy")
         return cls(
-            scores=policy.scores,
-            item_ids=world.items["item_id"].tolist(),
-            titles=world.items["title"].astype(str).tolist(),
-            user_ids=np.asarray(world.users["train"]).tolist(),
-            window=cfg.ilrec.window,
-            info=info,
-            max_history=cfg.evaluation.quit.max_turns,
+            scores=artefact.scores(),
+            item_ids=artefact.item_ids,
+            titles=artefact.titles,
+            user_ids=artefact.user_ids,
+            window=artefact.window,
+            info={k: source.get(k) for k in keys},
+            max_history=artefact.max_history,
         )
 
     # -- ids -------------------------------------------------------------------------------------
