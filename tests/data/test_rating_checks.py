@@ -203,3 +203,13 @@ def test_movielens_gets_the_same_checks(tmp_path):
     assert ds.meta["load_report"]["skipped"] == 1 and ds.meta["load_report"]["duplicates"] == 1
     with pytest.raises(DataError, match="user 2, item 1: rating not finite or outside"):
         load_dataset(DataConfig(name="ml-100k", path=folder, strict=True))
+
+
+def test_amazon_messages_cut_huge_values(tmp_path):
+    huge = "9" * 100_000
+    lines = [_review("u", "a"), json.dumps({"reviewerID": "u", "asin": "b", "overall": huge,
+                                            "unixReviewTime": 1})]  # fmt: skip
+    path = _dump(tmp_path / "reviews_Books_5.json.gz", lines)
+    with pytest.raises(DataError) as err:
+        read_reviews(path, strict=True)
+    assert ":2: rating" in str(err.value) and len(str(err.value)) < 400

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from rlrec.config import clip
 from rlrec.data.checks import Where, clean_ratings
 from rlrec.data.config import DataConfig, DatasetSpec, file_fingerprint
 from rlrec.data.dataset import Dataset, interactions_frame
@@ -292,7 +293,8 @@ def _parse_lines(
                     continue
             if seen is not None and seen.setdefault((u, i), lineno) != lineno:
                 first = seen[(u, i)]
-                report.bad(path, lineno, "duplicate", f"{u} rated {i} again (first: line {first})")
+                again = f"{clip(u, 60)} rated {clip(i, 60)} again (first: line {first})"
+                report.bad(path, lineno, "duplicate", again)
             if fmt is None:
                 is_2018 = any(k in obj for k in _2018_KEYS)
                 fmt = "2018" if is_2018 else "2014"
@@ -339,7 +341,7 @@ def _check(obj: Any, scale: tuple[float, float]) -> tuple[str, str, float, int]:
     if rating is None:
         raise _BadLine("missing field", "missing overall")
     if isinstance(rating, bool) or not isinstance(rating, int | float):
-        raise _BadLine("bad rating", f"rating {rating!r} is not a number")
+        raise _BadLine("bad rating", f"rating {clip(repr(rating), 60)} is not a number")
     low, high = scale
     if not low <= rating <= high:  # False for NaN too
         raise _BadLine("bad rating", f"rating {rating:g} out of range [{low:g}, {high:g}]")
@@ -350,7 +352,7 @@ def _check(obj: Any, scale: tuple[float, float]) -> tuple[str, str, float, int]:
 
 
 def _timestamp(value: Any) -> int:
-    bad = _BadLine("bad timestamp", f"unixReviewTime {value!r} is not an integer")
+    bad = _BadLine("bad timestamp", f"unixReviewTime {clip(repr(value), 60)} is not an integer")
     if isinstance(value, bool):
         raise bad
     if isinstance(value, str):
@@ -370,7 +372,8 @@ def _timestamp(value: Any) -> int:
 def _row_name(inter: pd.DataFrame) -> Where:
     """Names a row of the parsed reviews by domain, user and item (dumps have no line column)."""
     return lambda row: (
-        f"{inter['domain'].iat[row]}: {inter['user_id'].iat[row]} on {inter['item_id'].iat[row]}"
+        f"{inter['domain'].iat[row]}: {clip(str(inter['user_id'].iat[row]), 60)} on "
+        f"{clip(str(inter['item_id'].iat[row]), 60)}"
     )
 
 
