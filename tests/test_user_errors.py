@@ -189,6 +189,15 @@ def test_every_command_on_a_corrupt_input(tmp_path, capsys, monkeypatch):
         (["experiment", "marco", "-c", f["bomb"]], "expands to more than"),
         (["marco", "run", "data.rating_scale=[1,.nan]", runs], "rating_scale"),
         (["sweep", "--grid", "ilrec.lr"], "key=v1,v2"),
+        (["ilrec", "evaluate", "-c", f["garbage"]], "garbage.yaml"),
+        (["baselines", "train", "--algo", "bc", "-c", f["bomb"]], "expands to more than"),
+        (["experiment", "ilrec", "-c", f["garbage"]], "garbage.yaml"),
+        (["quickstart", "-c", f["bomb"]], "expands to more than"),
+        (["demos", "generate", "-c", f["garbage"]], "garbage.yaml"),
+        (["bench", "llm", "-c", f["garbage"]], "garbage.yaml"),
+        (["bench", "ilrec", "--episodes", "-3"], "--episodes must be a positive"),
+        (["bench", "env", "--n-items", "0"], "--n-items must be a positive"),
+        (["bench", "marco", "--n-users", "0"], "--n-users must be a positive"),
     ]  # fmt: skip
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RLREC_TOKEN", "t")

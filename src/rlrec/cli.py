@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from rlrec import __version__
 from rlrec.errors import ConfigError, DataError, RlrecError
@@ -334,6 +335,7 @@ def bench_marco_cmd(
     from rlrec.bench.marco import bench_marco
     from rlrec.runtime import apply_threads
 
+    _positive(n_users=n_users, n_items=n_items, repeats=repeats)
     apply_threads()
     bench_marco(out, n_users, n_items, repeats)
 
@@ -350,6 +352,7 @@ def bench_env_cmd(
     from rlrec.bench import write_bench
     from rlrec.bench.env import bench_env
 
+    _positive(n_items=n_items, seconds=seconds)
     result = bench_env(n_items=n_items, seconds_per_point=seconds, progress=True)
     write_bench(out, result)
     typer.echo(json.dumps(result, indent=2))
@@ -371,6 +374,7 @@ def bench_ilrec_cmd(
     from rlrec.bench.ilrec import bench_ilrec
     from rlrec.runtime import apply_threads
 
+    _positive(n_users=n_users, n_items=n_items, episodes=episodes, requests=requests)
     apply_threads()
     result = bench_ilrec(n_users, n_items, episodes, requests=requests, progress=True)
     write_bench(out, result)
@@ -488,6 +492,13 @@ def _echo_demos(store_path: Path) -> None:
     typer.echo(f"\ndemonstrations: {store_path}\ntransitions: {table}")
 
 
+def _positive(**options: float) -> None:
+    """ConfigError naming the first option that is not a positive finite number."""
+    for name, value in options.items():
+        if not 0 < value < float("inf"):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+
+
 def _experiment(config: Path | None, overrides: list[str] | None):
     from rlrec.config import load_config
     from rlrec.experiment import ExperimentConfig
@@ -517,11 +528,22 @@ def _config_class(data: dict):
     return MarcoExperimentConfig if marco_only & set(data) else ExperimentConfig
 
 
+def _first_problem(err: ValidationError) -> str:
+    from rlrec.config import clip
+
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or err.title
+    return clip(f"{where}: {first.get('msg', 'invalid')} (got {first.get('input')!r})")
+
+
 def main() -> None:
     try:
         app()
     except RlrecError as err:
         typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except ValidationError as err:  # a value reached a config model past the command's checks
+        typer.echo(f"error: invalid value: {_first_problem(err)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
