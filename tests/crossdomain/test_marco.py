@@ -56,7 +56,7 @@ def test_weights_concentrate_on_the_signal_domain_and_beat_uniform(signal_task) 
 
 def test_parity_actor_never_moves_without_entropy(signal_task) -> None:
     """The release's degenerate policy: with lambda_H = 0 the actor parameters never change
-    (reference §4.2); the critic still trains."""
+    (docs/marco.md#mappo-update); the critic still trains."""
     task, mfs = signal_task
     cfg = parity_config(MarcoConfig())
     cfg = cfg.model_copy(

@@ -174,7 +174,7 @@ def test_real_billp_trajectories(
     assert stats["item_grounding"] == {"exact": actions}  # every executed title is in datamaps
     frame = transitions(DemoStore.read(tmp_path / "d.jsonl"))
     assert frame["item"].notna().all() and frame["item"].isin(items["item_id"]).all()
-    if dataset == "amazon":  # ilrec.md §5.4: mean accepted reward 3.07
+    if dataset == "amazon":  # docs/ilrec.md#demonstrations: mean accepted reward 3.07
         assert stats["mean_reward"] == pytest.approx(3.07, abs=0.005)
         grounder = NgramGrounder.from_catalogue(items)
         ids, _ = grounder(["Runaway Jury, The", "The Runaway Jurry"])

@@ -38,7 +38,7 @@ def world():
 
 
 def expert_demos(world, n_users=40, noise=1.5, seed=0):
-    """The scripted, imperfect expert (ilrec.md §17.2 item 4)."""
+    """The scripted, imperfect expert (docs/ilrec.md#scripted-expert)."""
     return scripted_demos(world, np.arange(n_users), noise, seed)
 
 

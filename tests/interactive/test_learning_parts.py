@@ -97,7 +97,8 @@ def test_replay_buffer_keeps_the_newest_records():
 
 
 def test_mixed_sampling_follows_the_release_priorities():
-    """env source mass = 0.05 x env records; demo mass = sum of demo weights (ilrec.md §11)."""
+    """env source mass = 0.05 x env records; demo mass = sum of demo weights
+    (docs/ilrec.md#mixed-replay)."""
     rng = np.random.default_rng(0)
     env = ReplayBuffer(1000, 4)
     env.add(_transitions(400, item=1))  # env mass 20

@@ -1,5 +1,5 @@
-"""Personalised bridges: behaviour encoder + meta-network (MARCO reference §3.3; PTUPCDR's
-MetaNet, Zhu et al. WSDM'22).
+"""Personalised bridges: behaviour encoder + meta-network (docs/marco.md#personalised-bridge;
+PTUPCDR's MetaNet, Zhu et al. WSDM'22).
 
 For user i and domain d, with the item vectors x_l = table[s_l] of its positive sequence:
     z_l   = w2^T ReLU(W1 x_l + b1)           masked: z_l = -1e8 where s_l is the pad id

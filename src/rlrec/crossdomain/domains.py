@@ -1,5 +1,5 @@
-"""Domains, the cold-start split and the positive sequences (MARCO reference §2, §5, §9 items
-4, 9, 10, 13).
+"""Domains, the cold-start split and the positive sequences (docs/marco.md#problem-and-split,
+docs/marco.md#positive-sequences).
 
 Domains come either from the dataset's `domain` column (Amazon dumps: one domain per file) or,
 for a single-domain dataset whose items carry genres (MovieLens-100K), from a genre -> domain

@@ -1,4 +1,4 @@
-"""Cold-start evaluation (MARCO reference §3.7, §5, §7.2, §9 item 20).
+"""Cold-start evaluation (docs/marco.md#evaluation).
 
 Rating metrics: MAE and RMSE over every test rating of the cold-start users (rating-level, as
 the release), and the same with predictions clipped to the rating range (`*_clipped`).

@@ -1,6 +1,6 @@
 """What each agent (bridge input) sees: user vectors, sequence item vectors and masks, as dense
-tensors so that one batch of (user, item) pairs is a handful of gathers (MARCO reference §3.3,
-§3.4, §4.4, §9 items 3, 4).
+tensors so that one batch of (user, item) pairs is a handful of gathers
+(docs/marco.md#positive-sequences, docs/marco.md#agents-observations-and-state).
 
     per_domain  one agent per source domain: u^d from domain d's MF, domain d's own positive
                 sequence looked up in domain d's item table (the paper; default)

@@ -1,5 +1,5 @@
-"""Cooperative MAPPO over source-domain agents (MARCO reference §3.4-§3.6, §9 items 1, 2, 6, 19;
-MAPPO: Yu et al. 2022; PPO: Schulman et al. 2017).
+"""Cooperative MAPPO over source-domain agents (MARCO, arXiv 2510.04508; docs/marco.md#mappo-update
+and the sections around it; MAPPO: Yu et al. 2022; PPO: Schulman et al. 2017).
 
 Agent d (one per source domain, actor parameters shared) observes
     o^d = [v_j; e^d; <e^d, v_j>]  (+ one-hot agent id, `agent_id`)                  [B, n, 2k+1]

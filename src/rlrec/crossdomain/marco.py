@@ -1,14 +1,15 @@
 """MARCO: bridged source embeddings weighted by a cooperative multi-agent PPO (Xie et al.,
-SIGIR-AP 2025, arXiv 2510.04508; MARCO reference §3, §4.1, §10).
+SIGIR-AP 2025, arXiv 2510.04508; docs/marco.md, from #personalised-bridge to #training-schedule).
 
 For a target rating (u, j, y) and source agents d = 1..n:
     e^d   = u^d W^d(S_u^d)                 personalised bridge (bridge.py), [B, n, k]
     a     = weights from the policy        (mappo.py), [B, n]
     y_hat = <sum_d a_d e^d, v_j>           v_j: frozen target MF item vector; unclipped
-Schedule (§10): `warmup_epochs` bridge epochs with uniform weights 1/n; then per epoch
+Schedule (docs/marco.md#training-schedule): `warmup_epochs` bridge epochs with uniform weights 1/n;
+then per epoch
     1. bridge update: rating MSE, policy fixed; the weights are joint actions sampled from the
        fixed policy (`bridge_weights: sampled`, default). With the mean weights softmax(mu)
-       (`mean`, the release and §10) the bridges compensate any weighting (a scaled-up e^d
+       (`mean`, the release's) the bridges compensate any weighting (a scaled-up e^d
        undoes a small a_d): at the bridges' optimum E[(y_hat - y) a_d <e^d, v>] = 0, so the
        reward's first-order dependence on the weights vanishes and the policy barely learns.
        Trained under sampled weights, every e^d must predict on its own, and moving weight
@@ -23,13 +24,14 @@ The same trainer runs the ablations / baselines by configuration:
     agents "joint"            one bridge over the concatenated sources (combined PTUPCDR)
     one source, "uniform"     single-source PTUPCDR
 
-`parity_config` switches on everything the released code does (§10, "parity mode"): 4 agents with
-the target-self agent, one shared bridge, the concatenated sequence (maxlen 300, id-0 masking),
-the argmax global state, the degenerate size-1 Categorical (zero PPO gradient), GAE over the
-mini-batch pseudo-trajectory (gamma = lambda = 0.99), one Adam step per mini-batch, the all-ones
-initial action phase, the 1-epoch hard-argmax warm-up and the release's actor sizes and lr.
-The release's best-epoch-on-test is reported beside the validation choice (methods.py,
-`best_on_test`), never as the main number; `select_on: test` restores the test-best epoch.
+`parity_config` switches on everything the released code does
+(docs/marco.md#departures-of-the-released-code): 4 agents with the target-self agent, one shared
+bridge, the concatenated sequence (maxlen 300, id-0 masking), the argmax global state, the
+degenerate size-1 Categorical (zero PPO gradient), GAE over the mini-batch pseudo-trajectory (gamma
+= lambda = 0.99), one Adam step per mini-batch, the all-ones initial action phase, the 1-epoch
+hard-argmax warm-up and the release's actor sizes and lr. The release's best-epoch-on-test is
+reported beside the validation choice (methods.py, `best_on_test`), never as the main number;
+`select_on: test` restores the test-best epoch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-domain matrix factorisation (MARCO reference §3.2, §9 item 12, §10 step 1).
+"""Per-domain matrix factorisation (docs/marco.md#per-domain-embeddings).
 
     r_hat_ij = <u_i, v_j>,   minimise mean (r_ij - <u_i, v_j>)^2 (+ weight_decay on the rows seen)
 

@@ -1,4 +1,5 @@
-"""Import BiLLP's `trajs_agent` trajectories into a demonstration store (IL-Rec §5.2-5.3).
+"""Import BiLLP's `trajs_agent` trajectories into a demonstration store
+(docs/ilrec.md#demonstrations).
 
 A BiLLP file `{ds}_{split}_{lo}_{hi}_{model}_{temperature}_{time}.json` holds
 `{user_key: {"userid", "prompt", "traj", "traj_by_line"}}`. `traj_by_line` opens with the user's
@@ -17,8 +18,8 @@ by exact match, then after light normalisation (case, quotes, whitespace), then,
 
 The quit step. "User Stop, reward=-1000" is what BiLLP shows the LLM when the simulated user
 leaves; -1000 is appended to the LLM's reward list but is not the user's reward for the item,
-which BiLLP does not log. `terminal` chooses what the quit step becomes (§5.3 step 5):
-- "keep" (default, §17.2 item 5): the step is kept, done=True, reason "quit", reward None
+which BiLLP does not log. `terminal` chooses what the quit step becomes:
+- "keep" (default, as the release): the step is kept, done=True, reason "quit", reward None
   (unknown): it is filled with the world model's reward for (user, item) when the demos are
   annotated for training, as the IL-Rec release does with `lookup_rewards`;
 - "drop": the step is removed; the previous step becomes the last one (done=True, reason "quit");

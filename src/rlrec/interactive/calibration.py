@@ -1,11 +1,12 @@
 """Calibrating one split of a learned world model to an LLM agent's recorded run (BiLLP protocol).
 
-BiLLP (ilrec.md §2.1) uses two worlds: a *train* matrix that produced the demonstrations and
-drives training, and a separate *test* matrix for evaluation, on different scales (its released
-Amazon train run sees continuous rewards averaging about 3.1; its test run integer ratings 1-5
-averaging about 4.5). A learned world (`world_builder`) has one rating model for both; this
-module turns that model into each of BiLLP's two worlds by fitting a few parameters of the world
-to a recorded run of the same agent in that world — never a table of recorded (user, item) pairs:
+BiLLP (docs/ilrec.md#world-model-and-environment) uses two worlds: a *train* matrix that produced
+the demonstrations and drives training, and a separate *test* matrix for evaluation, on different
+scales (its released Amazon train run sees continuous rewards averaging about 3.1; its test run
+integer ratings 1-5 averaging about 4.5). A learned world (`world_builder`) has one rating model for
+both; this module turns that model into each of BiLLP's two worlds by fitting a few parameters of
+the world to a recorded run of the same agent in that world — never a table of recorded (user, item)
+pairs:
 
 1. the rating link from the learned model's score s (the logit of reward / 5 for implicit
    feedback, the stars otherwise) to the world's reward:
@@ -17,10 +18,10 @@ to a recorded run of the same agent in that world — never a table of recorded 
      recorded ratings below lo + k (an ordered model of the rating levels, as in ordinal
      regression: the world gives the recorded pairs the recorded share of each level);
 2. the low-reward line l of the quit rule "reward < l": BiLLP's LLM environment never checks
-   step 1 (ilrec.md §3.3) and hides the reward of the quit step, so every recorded continuing
-   step after the first has a reward >= l, and the likelihood of the run grows with l up to the
-   smallest such reward. The configured line is kept when the run is consistent with it, else
-   the line is lowered to that smallest reward;
+   step 1 (docs/ilrec.md#the-llm-environment-of-billp) and hides the reward of the quit step, so
+   every recorded continuing step after the first has a reward >= l, and the likelihood of the run
+   grows with l up to the smallest such reward. The configured line is kept when the run is
+   consistent with it, else the line is lowered to that smallest reward;
 3. the distance threshold t of the rule "distance to one of the last W items < t": the world's
    item distances on each checked recorded step (steps >= 2, the quit step included) are
    compared with t, and t is set so that the rule fires on as many recorded steps as the run

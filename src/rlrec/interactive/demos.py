@@ -1,4 +1,5 @@
-"""Append-only, resumable store of demonstration trajectories (IL-Rec §5; DESIGN "Demonstrations").
+"""Append-only, resumable store of demonstration trajectories (docs/ilrec.md#demonstrations; DESIGN
+"Demonstrations").
 
 One JSON Lines file. The first line is a header given by the caller:
 

@@ -1,4 +1,5 @@
-"""The interactive environment: a simulated user who quits (IL-Rec's `ILRecEnv`, ilrec.md §3.2).
+"""The interactive environment: a simulated user who quits (IL-Rec's `ILRecEnv`,
+docs/ilrec.md#the-quit-rule).
 
 Protocol. An episode is one user (a row u of a world model's reward matrix R [U, I]). Each step
 the policy recommends one item a; the reward is R[u, a]; then the user decides whether to stay.
@@ -20,13 +21,14 @@ and an exact repeat of any of them quits (the distance rule still looks at the l
 Under the window-only memory a policy can cycle W + 1 good items for ever; the episode memory
 closes that exploit, as the `no-repeat` evaluation mode does from the policy's side.
 
-BiLLP variant (ilrec.md §3.3, the LLM environment that produced the demonstrations): its check
-loops over the previous items, so on the first step nothing is checked, not even a low reward.
-`QuitConfig.check_first_step=False` reproduces this. `QuitConfig.quit=False` turns the quit rules
-off: episodes last exactly `max_turns` steps (the fixed-length evaluation mode).
+BiLLP variant (docs/ilrec.md#the-llm-environment-of-billp, the LLM environment that produced the
+demonstrations): its check loops over the previous items, so on the first step nothing is checked,
+not even a low reward. `QuitConfig.check_first_step=False` reproduces this. `QuitConfig.quit=False`
+turns the quit rules off: episodes last exactly `max_turns` steps (the fixed-length evaluation
+mode).
 
-Counting (ilrec.md §13.2): the terminating step's reward is returned and counted, as in the
-IL-Rec release and DORL; Len and R_traj include it.
+Counting (docs/ilrec.md#evaluation-protocol): the terminating step's reward is returned and counted,
+as in the IL-Rec release and DORL; Len and R_traj include it.
 
 Two implementations with the same semantics:
 - `RecEnv`, a `gymnasium.Env` for one user, written step by step as a readable reference;
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 
 class QuitConfig(Config):
-    """The simulated user's quit rule (ilrec.md §3.2-3.3)."""
+    """The simulated user's quit rule (docs/ilrec.md#the-quit-rule)."""
 
     low_reward: float = Field(2.0, description="quit when the reward is strictly below this")
     window: int = Field(4, ge=1, description="W: compare with the last W recommended items")
@@ -202,7 +204,7 @@ class RecEnv(gym.Env):
         return self._observation(), float(reward), terminated, truncated, info
 
     def _reason(self, item: int, reward: np.float32) -> Reason:
-        """The quit rules for recommending `item` after the last W items (§3.2)."""
+        """The quit rules for recommending `item` after the last W items."""
         if not self.quit.quit:
             return Reason.CONTINUE
         if self.turn == 0 and not self.quit.check_first_step:

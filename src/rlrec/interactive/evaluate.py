@@ -1,4 +1,5 @@
-"""The evaluation protocol of every interactive policy (IL-Rec / BiLLP, ilrec.md §13).
+"""The evaluation protocol of every interactive policy (IL-Rec / BiLLP,
+docs/ilrec.md#evaluation-protocol).
 
 - Users: the standard 100 test users, BiLLP's rule: the sorted test-split users shuffled with
   `random.Random(233)`, first 100 (`standard_users`); the list is saved with each run.

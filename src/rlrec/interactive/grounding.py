@@ -1,4 +1,5 @@
-"""Grounding free-text titles to catalogue items (IL-Rec §5.3 step 3; DESIGN "LLM expert").
+"""Grounding free-text titles to catalogue items (docs/ilrec.md#demonstrations; DESIGN "LLM
+expert").
 
 A grounder is any callable `grounder(titles: list[str]) -> (item_ids [n] int64, similarity [n]
 float32)` that names, for each title, its nearest catalogue item and how near it is. Exact title

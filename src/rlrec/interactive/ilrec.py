@@ -1,7 +1,7 @@
 """IL-Rec: imitation-enhanced RL from weighted LLM demonstrations (Zhang, Xie et al., ICDM 2025,
-arXiv 2510.13229), as summarised in ilrec.md §6-§12 and §17-§18.
+arXiv 2510.13229), as docs/ilrec.md describes it (equations, defaults, the release's departures).
 
-One training iteration (the "paper" mode, ilrec.md §18, done in batches):
+One training iteration (the "paper" mode, docs/ilrec.md#training-schedule, done in batches):
 
 1. Roll out the policy (sampling) for `episodes_per_iteration` train users at once in the
    vectorised world model; push the transitions into the environment replay buffer B_env.
@@ -11,24 +11,24 @@ One training iteration (the "paper" mode, ilrec.md §18, done in batches):
    (`weighting.py`), refitting A_demo = Q_demo - V_demo every `value_refit_every` episodes on the
    current features.
 3. `updates_per_iteration` times:
-   - critic step (§9) on a mixed batch (`replay.mixed_sample`, the "global_priority" rule):
+   - critic step on a mixed batch (`replay.mixed_sample`, the "global_priority" rule):
        y = r + gamma * V_target(s') * (1 - done),  r = r_wm + lambda_irl * r_IRL(s, a)
        L_critic = mean_i w_i (Q(s_i, a_i) - y_i)^2 + MSE(V(s_i), y_i)      (w_i = 1 for env)
      with a hard target copy every `target_update_every` critic steps;
-   - policy step (§10) on a second, independent mixed batch:
+   - policy step (docs/ilrec.md#critic-and-policy-losses) on a second, independent mixed batch:
        A_i = clip(normalise(Q(s_i, a_i) - V(s_i)), -c, c)
        L_RL = -mean_i log pi(a_i|s_i) A_i - alpha_ent * mean_i H(pi(.|s_i))
        L_imit = -(1 / |B_demo|) sum_{i demo} w_i log pi(a_i|s_i)
-       L = L_RL + lambda_imit * L_imit,   then the actor projection (§8).
+       L = L_RL + lambda_imit * L_imit,   then the actor projection (nets.py).
 
-`mode="parity"` reproduces the release (§12.1, §17.1): users cycled in order, one critic and one
-policy step of batch 8 per episode, an unbounded B_env, A_demo fitted once before training on
-the untrained tracker's features, one D step every 5,000 episodes on the current 8-demo batch
-against this iteration's policy pairs, weights recomputed for those 8 only (normalised over
-them), and the world-model reward alone (lambda_irl = 0).
+`mode="parity"` reproduces the release (docs/ilrec.md#departures-of-the-released-code): users cycled
+in order, one critic and one policy step of batch 8 per episode, an unbounded B_env, A_demo fitted
+once before training on the untrained tracker's features, one D step every 5,000 episodes on the
+current 8-demo batch against this iteration's policy pairs, weights recomputed for those 8 only
+(normalised over them), and the world-model reward alone (lambda_irl = 0).
 
-Ablations (§16) are config switches: `use_weights=False` (w/o w), `alpha=0` (w/o w_env),
-`alpha=1` (w/o w_IRL), `lambda_irl=0` (w/o the IRL reward), `use_demos=False` (pure RL).
+Ablations (docs/ilrec.md#ablations) are config switches: `use_weights=False` (w/o w), `alpha=0` (w/o
+w_env), `alpha=1` (w/o w_IRL), `lambda_irl=0` (w/o the IRL reward), `use_demos=False` (pure RL).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ILRecConfig(Config):
 
     Defaults: the paper's best Amazon-Book values (beta 1, alpha 0.25, alpha_ent 0.1,
     lambda_imit 0.5, logit clamp 1); for Steam use beta 10, alpha 0.5, lambda_imit 0.25,
-    logit_clamp 15 (ilrec.md §7.3, §8). The update schedule draws as many samples per episode
+    logit_clamp 15 (docs/ilrec.md#defaults). The update schedule draws as many samples per episode
     as the release (8 for the critic, 8 for the policy: updates x batch / episodes per
     iteration), in fewer, larger batches; small worlds learn faster with more, smaller
     updates."""

@@ -1,5 +1,5 @@
 """Adversarial inverse RL for IL-Rec: the discriminator, its features and the IRL reward
-(ilrec.md §6, §17.1 items 1-3).
+(docs/ilrec.md#discriminator-and-irl-reward).
 
 The discriminator D(s, a) is the probability that the pair (s, a) comes from the current policy
 rather than from the demonstrations (the release's convention: policy = 1, demo = 0). It is
@@ -93,7 +93,7 @@ def state_action_text(
     item: int,
     title: str,
 ) -> str:
-    """The release's deterministic state-action text (ilrec.md §6.2), padding left out."""
+    """The release's deterministic state-action text (docs/ilrec.md), padding left out."""
     pairs = [
         f"item_id={int(i)} reward={float(r):.6f}"
         for i, r in zip(history_items, history_rewards, strict=True)

@@ -1,4 +1,5 @@
-"""The networks of the interactive learners (IL-Rec release `run_Policy_ILRec.py`; ilrec.md §8-9).
+"""The networks of the interactive learners (IL-Rec release `run_Policy_ILRec.py`;
+docs/ilrec.md#networks).
 
 - `StateTracker`: user embedding plus attention over the last W (item, reward) pairs -> a state
   vector h [B, d]. Users are rows of the train split; user -1 (`NEW_USER`) is a user the

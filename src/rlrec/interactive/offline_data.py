@@ -4,13 +4,14 @@
   sessions of a logging policy (what BiLLP / DORL's offline baselines learn from). Each user's
   history is cut into episodes of at most `max_turns` steps; rewards are the world model's train
   rewards of the logged items, so logged and simulated states speak the same scale.
-- `scripted_demos`: the scripted surrogate expert of ilrec.md §17.2 item 4, for worlds without
+- `scripted_demos`: the scripted surrogate expert (docs/ilrec.md#scripted-expert), for worlds
+without
   an LLM (tests, benchmarks): the best item by the true train reward plus Gaussian noise, never
   an item of its window.
 - `demo_transitions`: a demonstration store (LLM expert or imported BiLLP trajectories) as
-  transitions, with the release's conventions (ilrec.md §5.3): the quit step is kept, rewards
-  are replaced by the train-matrix world-model reward, and the state windows are rebuilt from
-  those rewards. Demonstrations written by `rlrec demos generate` name train rows; imported
+  transitions, with the release's conventions (docs/ilrec.md#demonstrations): the quit step is kept,
+  rewards are replaced by the train-matrix world-model reward, and the state windows are rebuilt
+  from those rewards. Demonstrations written by `rlrec demos generate` name train rows; imported
   BiLLP trajectories name BiLLP user ids, which are mapped to train rows: a user of the train
   split keeps its row, any other user (BiLLP's train users are mostly absent from the histories
   shipped with BiLLP, and test users must not leak) goes to the train user whose reward row best

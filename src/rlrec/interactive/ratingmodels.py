@@ -1,9 +1,9 @@
 """Rating models behind the learned world model: MF and DeepFM, and the side information they embed.
 
-IL-Rec (ilrec.md §3.1) learns the reward r̂(u, i) by supervised learning on the offline logs; the
-BiLLP/IL-Rec matrices are DeepFM predictions (§2.1), as in the DORL/ROLeR line (§19.1). Two
-models share one interface (`user_part` / `item_part` / `combine`), so training and prediction
-(`ratingfit`) are written once:
+IL-Rec (docs/ilrec.md#world-model-and-environment) learns the reward r̂(u, i) by supervised learning
+on the offline logs; the BiLLP/IL-Rec matrices are DeepFM predictions, as in the DORL/ROLeR line (a
+DeepFM ensemble). Two models share one interface (`user_part` / `item_part` / `combine`), so
+training and prediction (`ratingfit`) are written once:
 
 - `MF`, biased matrix factorisation (Koren, Bell & Volinsky 2009):
       ŷ(u, i) = g + b_u + b_i + <p_u, q_i>,            p_u, q_i ∈ R^d.

@@ -39,7 +39,7 @@ def expert_episodes(
     """(train rows, quit rule) of the LLM expert's train episodes, for demonstrations and for
     the LLM baselines' training phase alike: the first `users` rows of a seeded order (all if
     None), and BiLLP's LLM environment, which does not check the quit rule on the first step
-    (ilrec.md §3.3)."""
+    (docs/ilrec.md#the-llm-environment-of-billp)."""
     rows = np.random.default_rng(cfg.seed).permutation(len(world.users["train"]))
     rows = rows if users is None else rows[:users]
     quit = QuitConfig(**{**cfg.evaluation.quit.model_dump(), "check_first_step": False})

@@ -1,5 +1,5 @@
 """Replay of environment transitions, and IL-Rec's mixed sampling with demonstrations
-(ilrec.md §11).
+(docs/ilrec.md#mixed-replay).
 
 `ReplayBuffer` keeps the last `capacity` transitions in preallocated arrays (a ring).
 

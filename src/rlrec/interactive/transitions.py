@@ -1,9 +1,9 @@
 """Batches of (state, action, reward, next state) as NumPy arrays: the one currency between
 rollouts, replay buffers, logged datasets, demonstrations and every learner.
 
-A state is what every interactive policy sees (ilrec.md §8): the user's row in the reward matrix
-and the last W (item, reward) pairs, oldest first, left-padded with item -1 / reward 0. The next
-state is the window with (action, reward) appended and the oldest pair dropped, so it is never
+A state is what every interactive policy sees (docs/ilrec.md#networks): the user's row in the reward
+matrix and the last W (item, reward) pairs, oldest first, left-padded with item -1 / reward 0. The
+next state is the window with (action, reward) appended and the oldest pair dropped, so it is never
 stored: `next_window` derives it.
 """
 

@@ -1,4 +1,4 @@
-"""Demonstration weights of IL-Rec (ilrec.md §7).
+"""Demonstration weights of IL-Rec (docs/ilrec.md#demonstration-weights).
 
 LLM demonstrations are sub-optimal, so each demonstration (s, a) gets a weight fusing how good
 the action was in the world model with how much it looks like a demonstration to the
@@ -13,7 +13,7 @@ discriminator:
 
 The mean is over all demonstrations (default) or over the recomputed batch (`parity`, the
 release). The ablations: "w/o w" sets every weight to 1, "w/o w_env" alpha = 0, "w/o w_IRL"
-alpha = 1 (§16).
+alpha = 1 (docs/ilrec.md#ablations).
 """
 
 from __future__ import annotations

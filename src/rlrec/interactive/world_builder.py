@@ -1,4 +1,5 @@
-"""How a learned world model is built from the logs (IL-Rec §3.1), and which source to use.
+"""How a learned world model is built from the logs (docs/ilrec.md#world-model-and-environment), and
+which source to use.
 
 `make_world_model` returns BiLLP's own matrices (`worldmodel.world_model_from_billp`) when the
 dataset carries them (or `WorldModelConfig.source` says so), else `build_world_model`: a

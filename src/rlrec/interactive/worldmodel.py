@@ -13,10 +13,11 @@ lists the catalogue in column order (`item_id`, and `title` / `genres` where kno
 
 Two ways to obtain one (`world_builder.make_world_model` picks):
 
-- `world_model_from_billp` (here): BiLLP's own matrices (ilrec.md §2.1-2.2) as they are: rows
+- `world_model_from_billp` (here): BiLLP's own matrices as they are: rows
   = users of the split (user id = row index), one column per item id, BiLLP's distance
-  matrices, and the release's leave thresholds (§3.2: 15 for Amazon, 50 for Steam).
-- `world_builder.build_world_model`: learned from the logs, as IL-Rec §3.1 describes (a
+  matrices, and the release's leave thresholds (15 for Amazon, 50 for Steam;
+  docs/ilrec.md#the-quit-rule).
+- `world_builder.build_world_model`: learned from the logs, as IL-Rec describes (a
   DeepFM-style rating model); `world_builder` says how.
 
 This module needs no torch: saving, loading and BiLLP's matrices work without importing it.
@@ -48,7 +49,7 @@ __all__ = [
 
 SPLITS = ("train", "test")
 REWARD_RANGE = (0.0, 5.0)  # BiLLP's scale: the quit rule is reward < 2
-BILLP_THRESHOLDS = {"amazon": 15.0, "steam": 50.0}  # ILRecEnv leave_threshold (ilrec.md §3.2)
+BILLP_THRESHOLDS = {"amazon": 15.0, "steam": 50.0}  # ILRecEnv leave_threshold (docs/ilrec.md)
 
 
 @dataclass
@@ -158,7 +159,7 @@ def has_billp_arrays(ds: Dataset) -> bool:
 
 
 def world_model_from_billp(ds: Dataset, distance_threshold: float | None = None) -> WorldModel:
-    """BiLLP's reward and distance matrices, unchanged (ilrec.md §2.1-2.2, §3.2).
+    """BiLLP's reward and distance matrices, unchanged (docs/ilrec.md#world-model-and-environment).
 
     users[split] = row indices (BiLLP's `userid_encoded`); the threshold defaults to the
     release's leave_threshold for the dataset (15 Amazon, 50 Steam). A split without its own
@@ -192,7 +193,7 @@ def world_model_from_billp(ds: Dataset, distance_threshold: float | None = None)
         "dataset": ds.name,
         "n_items": n_items,
         "users": {s: int(rewards[s].shape[0]) for s in SPLITS},
-        "distance_threshold_source": "ILRecEnv leave_threshold (ilrec.md §3.2)",
+        "distance_threshold_source": "ILRecEnv leave_threshold (docs/ilrec.md#the-quit-rule)",
         "distance_fallback": fallback,
         "episode_length": {},  # filled by the worldmodel stage: mean Len of naive policies
     }

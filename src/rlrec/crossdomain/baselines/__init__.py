@@ -1,4 +1,4 @@
-"""Cross-domain cold-start baselines (MARCO reference §6), scored by the same evaluation code.
+"""Cross-domain cold-start baselines (docs/marco.md#baselines), scored by the same evaluation code.
 
 tgt      target MF only (cold users keep their untrained rows)        tgt.py
 cmf      collective MF: one user table over sources + target           cmf.py

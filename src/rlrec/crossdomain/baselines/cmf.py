@@ -1,4 +1,4 @@
-"""CMF: collective matrix factorisation (Singh & Gordon, KDD'08; MARCO reference §6).
+"""CMF: collective matrix factorisation (Singh & Gordon, KDD'08; docs/marco.md#baselines).
 
 One user table shared by every domain, one item table per domain (stacked with offsets), fit on
 all source ratings plus the target ratings the target MF may see (cold users' target ratings

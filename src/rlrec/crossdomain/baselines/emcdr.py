@@ -1,5 +1,5 @@
-"""EMCDR: a linear map from source to target user embeddings (Man et al., IJCAI'17; MARCO
-reference §6).
+"""EMCDR: a linear map from source to target user embeddings (Man et al., IJCAI'17;
+docs/marco.md#baselines).
 
     min_M  mean_u || [u^1; ...; u^n] M - u^t ||^2     over the training overlapping users
 M is `Linear(n k, k, bias=False)` (one source: the release's Linear(k, k)); sources combined =

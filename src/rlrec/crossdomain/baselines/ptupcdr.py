@@ -1,5 +1,5 @@
-"""PTUPCDR: personalised bridges trained on target ratings (Zhu et al., WSDM'22; MARCO reference
-§3.3, §5, §6).
+"""PTUPCDR: personalised bridges trained on target ratings (Zhu et al., WSDM'22;
+docs/marco.md#personalised-bridge, docs/marco.md#baselines).
 
 It is MARCO's bridge without the weighting, so it runs on MARCO's trainer:
     ptupcdr[<domain>]  one source domain: e = u^d W^d(S^d), y_hat = <e, v_j> (the original)

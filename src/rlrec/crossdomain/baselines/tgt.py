@@ -1,4 +1,4 @@
-"""TGT: the target-domain MF alone (MARCO reference §4.1 "TgtOnly", §6).
+"""TGT: the target-domain MF alone (PTUPCDR's "TgtOnly"; docs/marco.md#baselines).
 
 Cold-start users never rated a target item, so their rows are the MF's initial draws: this is the
 floor every transfer method should beat. Same tables as the target MF the other methods use.

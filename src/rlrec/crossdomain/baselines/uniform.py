@@ -1,5 +1,5 @@
 """Uniform average of the bridged source embeddings: MARCO without the MARL weighting
-(MARCO reference §8 ablation 1): y_hat = <(1/n) sum_d e^d, v_j>, bridges trained end to end
+(docs/marco.md#ablations, w/o MARL): y_hat = <(1/n) sum_d e^d, v_j>, bridges trained end to end
 on rating MSE for MARCO's warm-up + epochs."""
 
 from __future__ import annotations

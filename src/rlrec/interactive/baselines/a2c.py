@@ -2,7 +2,7 @@
 
 Mnih, Badia, Mirza, Graves, Lillicrap, Harley, Silver & Kavukcuoglu, "Asynchronous Methods for
 Deep Reinforcement Learning", ICML 2016, §4 and Algorithm S3 (the synchronous, batched variant
-"A2C"), as DORL / ROLeR run it through Tianshou (ilrec.md §19.3: gamma 0.9, vf-coef 0.5,
+"A2C"), as DORL / ROLeR run it through Tianshou (docs/ilrec.md#dorl: gamma 0.9, vf-coef 0.5,
 ent-coef 0). The network is an `ActorCritic`: the state tracker with an actor head (logits over
 all items) and a critic head V(s). Each `step()`:
 

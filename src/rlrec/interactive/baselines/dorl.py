@@ -3,7 +3,7 @@
 Gao, Wang, Li, Cai, Chen, Sun, Tang, He & Jiang, "Alleviating Matthew Effect of Offline
 Reinforcement Learning in Interactive Recommendation", SIGIR 2023, §4 (the penalised reward of
 the learned simulator), as the released `SimulatedEnv._compute_pred_reward` computes it
-(ilrec.md §19.2). The policy is the A2C of `a2c.py` unchanged; only its training reward differs:
+(docs/ilrec.md#dorl). The policy is the A2C of `a2c.py` unchanged; only its training reward differs:
 
     r~(u, a) = max(0, r^(u, a) - lambda_variance U(u, a) + lambda_entropy H(window) - min_reward)
 
@@ -18,7 +18,7 @@ the learned simulator), as the released `SimulatedEnv._compute_pred_reward` comp
 - min_reward: DORL's MIN_R offset (0 by default).
 
 Defaults lambda_variance = 0.05 and lambda_entropy = 0.05 (DORL's KuaiRand setting uses
-(0.01, 0.05) and KuaiRec (0.05, 5); ilrec.md §19.4). Not implemented: DORL's division by
+(0.01, 0.05) and KuaiRec (0.05, 5)). Not implemented: DORL's division by
 (1 + exposure effect), which its released configs switch off with a zero exposure weight.
 The simulator's quit rule and the reported returns use the plain world-model reward.
 """

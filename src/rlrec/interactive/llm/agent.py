@@ -1,5 +1,5 @@
-"""The LLM expert: a BiLLP-style agent and its in-context baselines (ilrec.md §4; BiLLP, Shi et
-al. 2024; ReAct, Yao et al. 2023; Reflexion, Shinn et al. 2023).
+"""The LLM expert: a BiLLP-style agent and its in-context baselines (docs/ilrec.md#the-llm-expert;
+BiLLP, Shi et al. 2024; ReAct, Yao et al. 2023; Reflexion, Shinn et al. 2023).
 
 Modes (`AgentConfig.mode`):
     billp      Planner (reflections from a vector memory) -> Actor (actor memory advice) ->
@@ -8,7 +8,7 @@ Modes (`AgentConfig.mode`):
     react      a Thought (planner call) then the action; no memories
     actonly    the action only
 
-Actor (§4.3), `AgentConfig.actor_mode`:
+Actor, `AgentConfig.actor_mode`:
     choice     the LLM picks one of `n_choices` numbered candidates: the log-likelihood of each
                number as its answer is scored (one prompt evaluation, no generation), so every
                answer parses; a backend that cannot score writes the number instead.
@@ -37,7 +37,7 @@ layout (each module its own prompt, the planner writing up to `max_tokens`). Tog
 Each call's cost is counted per module in `stats` (calls, prompt tokens and how many of them were
 reused from the KV cache, generated tokens, seconds of prompt evaluation and of generation).
 
-Critic (§4.4): V(s) is an integer in [-5, 5]; A(s_t, a_t) = r_t + γ V(s_{t+1}) - V(s_t). The
+Critic: V(s) is an integer in [-5, 5]; A(s_t, a_t) = r_t + γ V(s_{t+1}) - V(s_t). The
 critic memory stores r + γ V(s') and the actor memory stores {title: +1 if A >= 0 else -1}, keyed
 by "The user viewing history is [...]". Updates wait in `pending` until `commit()` (BiLLP rebuilds
 its memories after each batch of users). A quit step is scored as BiLLP's LLM saw it (reward
@@ -80,7 +80,7 @@ VALUE_RANGE = (-5, 5)
 
 
 class AgentConfig(Config):
-    """The LLM expert's modules, memories and sampling (defaults: BiLLP, ilrec.md §4-5)."""
+    """The LLM expert's modules, memories and sampling (defaults: BiLLP's, docs/ilrec.md)."""
 
     mode: Literal["billp", "react", "actonly", "reflexion"] = Field(
         "billp", description="billp | react (thought+action) | actonly | reflexion (react+reflect)"
@@ -466,7 +466,7 @@ class LLMAgent:
         return self.uses_reflections
 
     def retrieve_reflections(self, state: str) -> list[str]:
-        """All reflections if at most K exist, else the K nearest to the state (§4.2)."""
+        """All reflections if at most K exist, else the K nearest to the state."""
         k = self.cfg.n_reflections
         if k == 0 or not self.reflections:
             return []
@@ -476,7 +476,7 @@ class LLMAgent:
 
     def actor_hits(self, history: Sequence[str]) -> tuple[list[str], list[str]]:
         """(titles to encourage, titles to avoid): actor-memory hits within the thresholds, the
-        critic's verdicts on similar states (§4.3)."""
+        critic's verdicts on similar states."""
         lo, hi = self.cfg.actor_band
         good, bad = [], []
         for (title, sign), score in self.actor_memory.search(
@@ -487,7 +487,7 @@ class LLMAgent:
         return good, bad
 
     def actor_advice(self, history: Sequence[str]) -> str:
-        """The actor-memory hits as "we encourage to recommend ..." (§4.3)."""
+        """The actor-memory hits as "we encourage to recommend ..."."""
         return prompts.advice_text(*self.actor_hits(history))
 
     def value(self, history: Sequence[str]) -> tuple[float, int, float]:

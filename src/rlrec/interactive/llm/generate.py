@@ -1,4 +1,4 @@
-"""Generate LLM-expert demonstrations against a world model (ilrec.md §5.1; DESIGN
+"""Generate LLM-expert demonstrations against a world model (docs/ilrec.md#the-llm-expert; DESIGN
 "Demonstrations").
 
 One episode per user of `split` (BiLLP: the train split) in `RecEnv` with BiLLP's LLM-environment

@@ -1,4 +1,5 @@
-"""A small vector memory for the LLM expert's planner, actor and critic (ilrec.md §4.2-4.4).
+"""A small vector memory for the LLM expert's planner, actor and critic
+(docs/ilrec.md#the-llm-expert).
 
 Keys are texts embedded to unit vectors; values are anything. `search(text, k)` returns the k
 nearest values with their **squared L2 distance**, as FAISS `IndexFlatL2` (and LangChain's FAISS

@@ -1,4 +1,5 @@
-"""The LLM expert as an evaluation policy: the in-context baselines of IL-Rec's table (§14).
+"""The LLM expert as an evaluation policy: the in-context baselines of IL-Rec's table
+(docs/ilrec.md#baselines).
 
 `AgentPolicy` wraps an `LLMAgent` (mode `actonly`, `react`, `reflexion` or `billp`) in the
 evaluation `Policy` protocol. The LLM answers one user at a time, so each step calls the agent

@@ -1,14 +1,14 @@
-"""Every prompt of the LLM expert (BiLLP-style agent, ilrec.md §4), in one place.
+"""Every prompt of the LLM expert (BiLLP-style agent, docs/ilrec.md#the-llm-expert), in one place.
 
 Written for a small model (SmolLM2-135M-Instruct): short instructions, one explicit answer format
 per module, and the state as plain lines. Each function returns chat messages
 (`[{"role": ..., "content": ...}]`) for `Backend.chat` / `Backend.score`.
 
-- Planner (§4.2): ReAct-style "Thought:" with one few-shot example and retrieved reflections.
-- Actor (§4.3): `recommend[title]`, with the exploration hint and the actor-memory advice; in
+- Planner: ReAct-style "Thought:" with one few-shot example and retrieved reflections.
+- Actor: `recommend[title]`, with the exploration hint and the actor-memory advice; in
   scoring mode the candidates are listed and each `recommend[title]` is scored.
-- Critic (§4.4): one integer value in [-5, 5].
-- Reflector (§4.1): a short diagnosis and plan after a finished episode.
+- Critic: one integer value in [-5, 5].
+- Reflector: a short diagnosis and plan after a finished episode.
 
 Two layouts (`AgentConfig.prompt_style`):
 
@@ -80,7 +80,7 @@ def state_text(history: Sequence[str], window: Sequence[tuple[str, float]]) -> s
 
 
 def hint_text(genres: Sequence[str]) -> str:
-    """The exploration hint (BiLLP's category analysis tool, §4.3)."""
+    """The exploration hint (BiLLP's category analysis tool)."""
     if not genres:
         return ""
     return f"(Please recommend {' and '.join(genres)} items to help users explore their interests)"
@@ -132,7 +132,7 @@ def actor_messages(
 
 
 def advice_text(good: Sequence[str], bad: Sequence[str]) -> str:
-    """The actor memory rendered as advice (§4.3)."""
+    """The actor memory rendered as advice."""
     parts = []
     if good:
         parts.append("we encourage to recommend " + ", ".join(good))
