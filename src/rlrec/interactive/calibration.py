@@ -30,8 +30,11 @@ pairs:
 
 Each calibration reports, on the recorded pairs, the recorded and the simulated reward per step,
 the share below 2, and the replay of the recorded item sequences under the calibrated rule
-(where the simulated user would have quit), plus the mean episode length of a random policy in
-the calibrated world (seeded). `calibration_stage` makes it a cached stage of a run.
+(where the simulated user would have quit; a replay cannot outlast its recording, so its mean
+length is at most the recorded one, equal only when the rule fires exactly on the recorded quit
+steps), the length 1 + checked steps / firings that a policy quitting at the fitted per-step
+rate would have, and the mean episode length of a random policy in the calibrated world
+(seeded). `calibration_stage` makes it a cached stage of a run.
 """
 
 from __future__ import annotations
@@ -414,6 +417,7 @@ def _report(
             "recorded_mean": float(lengths.mean()),
             "recorded_rewarded_steps_mean": float(np.isfinite(rec.reward).sum() / len(rec.row)),
             "replay_mean": float(replay.mean()),
+            "hazard_mean": 1.0 + float(checked.sum()) / max(1, int(fires.sum())),
             "replay_quits_at_recorded_quit": float(np.mean((replay == lengths) & fired_at_end)),
             "replay_quits_earlier": float(np.mean(replay < lengths)),
             "replay_never_quits": float(np.mean(~_any_fire(rec, fires))),
@@ -574,7 +578,10 @@ def format_report(split: str, r: dict[str, Any]) -> str:
         "|---|---|---|",
         f"| mean reward | {rw['recorded_mean']:.3f} | {rw['simulated_mean']:.3f} |",
         f"| share below 2 | {rw['recorded_below_2']:.3f} | {rw['simulated_below_2']:.3f} |",
-        f"| Len (replayed) | {ln['recorded_mean']:.2f} | {ln['replay_mean']:.2f} |",
+        f"| Len, replayed (stops at the recorded end) | {ln['recorded_mean']:.2f} "
+        f"| {ln['replay_mean']:.2f} |",
+        f"| Len, 1 + checked steps / firings | {ln['recorded_mean']:.2f} "
+        f"| {ln['hazard_mean']:.2f} |",
         "",
         f"Correlation recorded/simulated reward per step: {_num(rw['correlation'])}; simulated "
         f"reward of the quit steps: {_num(rw['simulated_quit_step_mean'])}; recorded R_traj "
