@@ -32,7 +32,8 @@ Prompts (`AgentConfig.prompt_style`, see `prompts`): `shared` keeps one static s
 first and lets the actor continue the planner's conversation, so a KV-caching backend evaluates
 only new tokens, and the planner's answer stops at its first line; `separate` is the earlier
 layout (each module its own prompt, the planner writing up to `max_tokens`). Together with
-`actor_mode=generate` it reproduces the earlier agent for comparisons (`rlrec bench llm`).
+`actor_mode=generate` it makes the earlier agent's calls, for comparisons (`rlrec bench llm`);
+unlike that agent, a title it names twice in an episode is replaced by a fallback.
 
 Each call's cost is counted per module in `stats` (calls, prompt tokens and how many of them were
 reused from the KV cache, generated tokens, seconds of prompt evaluation and of generation).
