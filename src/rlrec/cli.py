@@ -240,19 +240,37 @@ def ilrec_train(config: ConfigFile = None, overrides: Overrides = None) -> None:
 
 
 @ilrec_app.command("evaluate")
-def ilrec_evaluate(config: ConfigFile = None, overrides: Overrides = None) -> None:
-    """Evaluate the trained IL-Rec policy on the standard test users (all evaluation seeds)."""
+def ilrec_evaluate(
+    config: ConfigFile = None,
+    overrides: Overrides = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="a policy file written by `rlrec export`, instead of the run's IL-Rec"),
+    ] = None,
+) -> None:
+    """Evaluate the trained IL-Rec policy (or an exported policy file: no demonstrations or
+    training data needed) on the standard test users (all evaluation seeds)."""
     from rlrec import tables
     from rlrec.experiment import world_stages
     from rlrec.interactive.evaluate import evaluate_policy, summarize
-    from rlrec.interactive.study import trained_learner
 
     cfg = _experiment(config, overrides)
     run, ds, world = world_stages(cfg)
-    learner = trained_learner(cfg, run, ds, world, "il-rec")
-    rows = [
-        {"method": "il-rec", **summarize(evaluate_policy(learner.policy(), world, cfg.evaluation))}
-    ]
+    if policy is not None:
+        from rlrec.export import read_artefact
+
+        artefact = read_artefact(policy)
+        if len(artefact.item_ids) != world.n_items:
+            raise DataError(
+                f"{policy} scores {len(artefact.item_ids)} items, the world model has "
+                f"{world.n_items}: export the policy from a run of the same data"
+            )
+        name, acting = str(artefact.source.get("method", policy.name)), artefact.policy()
+    else:
+        from rlrec.interactive.study import trained_learner
+
+        name, acting = "il-rec", trained_learner(cfg, run, ds, world, "il-rec").policy()
+    rows = [{"method": name, **summarize(evaluate_policy(acting, world, cfg.evaluation))}]
     typer.echo(tables.to_text(rows, ["Len", "R_each", "R_traj", "coverage"]))
     typer.echo(f"({cfg.evaluation.n_users} test users, seeds {cfg.evaluation.seeds})")
 

@@ -197,6 +197,22 @@ def test_evaluation_of_the_file_matches_the_learner(exported, run_dir):
     assert evaluate_policy(loaded, world, ev) == evaluate_policy(learner.policy(), world, ev)
 
 
+def test_rlrec_ilrec_evaluate_reads_the_file(exported, run_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from rlrec.cli import app
+
+    args = ["ilrec", "evaluate", "-c", str(run_dir / "config.yaml")]
+    from_run = CliRunner().invoke(app, args)
+    from_file = CliRunner().invoke(app, [*args, "--policy", str(exported)])
+    assert from_run.exit_code == 0 and from_file.exit_code == 0, from_file.output
+    assert "R_traj" in from_file.stdout
+    assert from_file.stdout == from_run.stdout  # same method name, same numbers
+    damaged = _rewrite(exported, tmp_path / "bad.zip", _flip_weights)
+    refused = CliRunner().invoke(app, [*args, "--policy", str(damaged)])
+    assert isinstance(refused.exception, DataError) and "checksum" in str(refused.exception)
+
+
 @pytest.mark.parametrize(
     "method", ["il-rec", "bc", "dqn", "sqn", "bcq", "cql", "crr", "a2c", "dorl"]
 )
