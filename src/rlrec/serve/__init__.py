@@ -1,7 +1,7 @@
-"""HTTP serving of a trained interactive policy (extra `serve`): `rlrec serve RUN_DIR`.
+"""HTTP serving of a trained interactive policy (extra `serve`): `rlrec serve FILE|RUN_DIR`.
 
-- `model.LoadedPolicy`: a trained IL-Rec (or baseline) policy loaded from a run directory, with
-  its id maps and batched top-k.
+- `model.LoadedPolicy`: a trained IL-Rec (or baseline) policy loaded from a file written by
+  `rlrec export` (`rlrec.export`) or from a run directory, with its id maps and batched top-k.
 - `app.create_app`: the FastAPI service (`/healthz`, `/metadata`, `/recommend`, bearer token).
 - `bench.bench_serve`: `rlrec bench serve`, a loopback load test beside the LLM expert's cost.
 """
