@@ -216,3 +216,17 @@ def test_a_user_error_in_a_shell_is_one_line_and_status_2(tmp_path):
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
     assert done.stderr.startswith("error: ") and "expands to more than" in done.stderr
+
+
+def test_a_validation_error_escaping_a_command_is_one_line(monkeypatch, capsys):
+    """The safety net of `main`: a config model's ValidationError past a command's own checks."""
+    from rlrec import cli
+    from rlrec.data import DataConfig
+
+    def command() -> None:
+        DataConfig(kcore="x" * 5000)
+
+    monkeypatch.setattr(cli, "app", command)
+    code, err = _cli([], capsys)
+    assert code == 2 and err.startswith("error: invalid value: kcore")
+    assert err.count("\n") == 1 and len(err) < 400
