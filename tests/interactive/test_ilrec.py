@@ -143,6 +143,7 @@ def test_ilrec_beats_random(world, one_torch_thread):
     "change",
     [
         {"mode": "parity"},
+        {"weighting": "paper"},
         {"use_weights": False},
         {"alpha": 0.0},
         {"alpha": 1.0},
@@ -163,8 +164,11 @@ def test_modes_and_ablations_train(world, change, one_torch_thread):
         # parity reweights only at episode multiples of 5,000 (here: the 8 demos of episode 0)
         changed = int((learner.weights != 1.0).sum())
         assert changed == (0 if change.get("use_weights") is False else 8)
-    else:
+    elif change.get("weighting") == "paper":
         assert np.isclose(learner.weights.mean(), 1.0, atol=1e-3)
+    else:  # advantage weighting: the learner's critic, no renormalising
+        assert not np.isclose(learner.weights.mean(), 1.0, atol=1e-3)
+        assert learner.weights.max() <= learner.cfg.weight_max
 
 
 def test_missing_demonstrations_is_a_clear_error(world):

@@ -6,14 +6,26 @@ One training iteration (the "paper" mode, docs/ilrec.md#training-schedule, done 
 1. Roll out the policy (sampling) for `episodes_per_iteration` train users at once in the
    vectorised world model; push the transitions into the environment replay buffer B_env.
 2. Every `discriminator_every` episodes: `discriminator_steps` BCE steps of D on balanced batches
-   of recent policy pairs (label 1) against demonstration pairs (label 0) (`irl.py`); then the
-   weights of *all* demonstrations are recomputed and normalised over all of them
-   (`weighting.py`), refitting A_demo = Q_demo - V_demo every `value_refit_every` episodes on the
-   current features.
+   of recent policy pairs (label 1) against demonstration pairs (label 0) (`irl.py`).
+   Demonstration weights (`weighting.py`), by `weighting`:
+   - `advantage` (default): every iteration, w = exp(A / beta) w_IRL'^(1 - alpha) with
+     A = Q(s, a_demo) - V_pi(s) from the learner's own Q and policy (V_pi(s) = E_pi Q(s, .))
+     and the discriminator's ratio
+     relative to its mean, clipped at `weight_max` and *not* renormalised (advantage-weighted
+     regression, Peng et al. 2019, used as self-imitation, Oh et al. 2018): imitation fades
+     where the learner already does better than the demonstrations and stays strong where
+     they are better, so an expert worse than the learner is switched off;
+   - `paper` (docs/ilrec.md#demonstration-weights): after each D training the weights of *all*
+   demonstrations are
+     recomputed and normalised to mean 1 over them, refitting A_demo = Q_demo - V_demo (both
+     regress the demos' own returns) every `value_refit_every` episodes on the current
+     features. The imitation term keeps its full strength whatever the expert's quality.
 3. `updates_per_iteration` times:
    - critic step on a mixed batch (`replay.mixed_sample`, the "global_priority" rule):
        y = r + gamma * V_target(s') * (1 - done),  r = r_wm + lambda_irl * r_IRL(s, a)
        L_critic = mean_i w_i (Q(s_i, a_i) - y_i)^2 + MSE(V(s_i), y_i)      (w_i = 1 for env)
+     (`advantage` weighting: w_i = 1 for demos too, a demonstration is a real transition of
+     the world model and the gate needs Q of bad demonstrated actions to stay learned);
      with a hard target copy every `target_update_every` critic steps;
    - policy step (docs/ilrec.md#critic-and-policy-losses) on a second, independent mixed batch:
        A_i = clip(normalise(Q(s_i, a_i) - V(s_i)), -c, c)
@@ -25,7 +37,8 @@ One training iteration (the "paper" mode, docs/ilrec.md#training-schedule, done 
 in order, one critic and one policy step of batch 8 per episode, an unbounded B_env, A_demo fitted
 once before training on the untrained tracker's features, one D step every 5,000 episodes on the
 current 8-demo batch against this iteration's policy pairs, weights recomputed for those 8 only
-(normalised over them), and the world-model reward alone (lambda_irl = 0).
+(normalised over them), and the world-model reward alone (lambda_irl = 0). Parity ignores
+`weighting`.
 
 Ablations (docs/ilrec.md#ablations) are config switches: `use_weights=False` (w/o w), `alpha=0` (w/o
 w_env), `alpha=1` (w/o w_IRL), `lambda_irl=0` (w/o the IRL reward), `use_demos=False` (pure RL).
@@ -64,7 +77,7 @@ from rlrec.interactive.replay import ReplayBuffer, mixed_sample
 from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
 from rlrec.interactive.training import adam, torch_rng, train_mode
 from rlrec.interactive.transitions import Transitions, discounted_returns
-from rlrec.interactive.weighting import demo_advantage, demo_weights
+from rlrec.interactive.weighting import advantage_weights, demo_advantage, demo_weights
 from rlrec.interactive.worldmodel import WorldModel
 
 PARITY_BATCH = 8  # the release's mixed-replay and demo batch size
@@ -107,6 +120,12 @@ class ILRecConfig(Config):
     )
     use_demos: bool = Field(True, description="False: pure RL (no demonstrations, no IRL)")
     use_weights: bool = Field(True, description="False: every demonstration weighs 1")
+    weighting: Literal["advantage", "paper"] = Field(
+        "advantage",
+        description="advantage: A against the learner's critic, no renormalisation (a bad "
+        "expert fades); paper: A_demo on the demos' returns, weights normalised to mean 1",
+    )
+    weight_max: float = Field(20.0, gt=0, description="advantage weighting: clip of w (AWR: 20)")
     advantage_clip: float = Field(5.0, gt=0, description="clip of the normalised advantage")
     logit_clamp: float | None = Field(1.0, description="c of c*tanh(logits/c); null = off")
     actor_row_norm: float | None = Field(10.0, description="actor row L2 bound; null = off")
@@ -146,6 +165,7 @@ class ILRec:
             raise ConfigError("IL-Rec needs demonstrations (or ilrec.use_demos=false: pure RL)")
         self.cfg = cfg
         self.parity = cfg.mode == "parity"
+        self.paper_weighting = self.parity or cfg.weighting == "paper"
         self.lambda_irl = 0.0 if self.parity or not cfg.use_demos else cfg.lambda_irl
         self.batch = PARITY_BATCH if self.parity else cfg.batch_size
         self.rng = np.random.default_rng(seed)
@@ -185,7 +205,9 @@ class ILRec:
         if self.demos is not None:
             self.demo_returns = discounted_returns(demos.rewards, demos.episodes, cfg.gamma)
             self.weights = np.ones(len(demos), dtype=np.float32)
-            self.advantage = self._fit_advantage()
+            self.advantage = np.zeros(len(demos), dtype=np.float32)
+            if self.paper_weighting:
+                self.advantage = self._fit_advantage()
             if not self.parity:
                 self._reweight(np.arange(len(demos)))
 
@@ -220,14 +242,30 @@ class ILRec:
         cfg = self.cfg
         return demo_advantage(state_x, pair_x, returns, cfg.value_steps, cfg.value_lr, seed)
 
+    @torch.no_grad()
+    def _critic_advantage(self, t: Transitions) -> np.ndarray:
+        """A = Q(s, a) - V_pi(s) per transition, with the learner's current Q and its own
+        policy's value V_pi(s) = sum_b pi(b|s) Q(s, b). (The critic's V head regresses the
+        mixed batch, demonstrations included, so it is partly the expert's value: against it a
+        bad demonstration would look only mildly bad.)"""
+        h = self.net.tracker(_states(t))
+        q_all, _ = self.qv(h)
+        v_pi = (F.softmax(self.net.logits(h), dim=-1) * q_all).sum(-1)
+        actions = as_tensor(t.actions, np.int64)[:, None]
+        return (q_all.gather(1, actions).squeeze(1) - v_pi).numpy()
+
     def _reweight(self, index: np.ndarray) -> None:
-        """Recompute the weights of demos `index`, normalised over them."""
+        """Recompute the weights of demos `index` (paper: normalised over them)."""
         if not self.cfg.use_weights:
             return
-        logit = self._disc_logit(self.demos.take(index))
-        ratio = log_density_ratio(logit, self.cfg.gamma_irl).numpy()
-        self.weights[index] = demo_weights(
-            self.advantage[index], ratio, self.cfg.beta, self.cfg.alpha
+        cfg, demos = self.cfg, self.demos.take(index)
+        ratio = log_density_ratio(self._disc_logit(demos), cfg.gamma_irl).numpy()
+        if self.paper_weighting:
+            self.weights[index] = demo_weights(self.advantage[index], ratio, cfg.beta, cfg.alpha)
+            return
+        self.advantage[index] = self._critic_advantage(demos)
+        self.weights[index] = advantage_weights(
+            self.advantage[index], ratio, cfg.beta, cfg.alpha, cfg.weight_max
         )
 
     # ------------------------------------------------------------------------- discriminator
@@ -265,6 +303,8 @@ class ILRec:
             return
         recent = self.buffer.recent(max(self.cfg.discriminator_batch * 8, 1024))
         self._train_discriminator(recent, self.demos)
+        if not self.paper_weighting:
+            return  # the advantage weighting reweights every iteration (`step`)
         if _crosses(max(start, 1), end, self.cfg.value_refit_every):  # fitted at episode 0
             self.advantage = self._fit_advantage()
         self._reweight(np.arange(n_demo))
@@ -288,6 +328,8 @@ class ILRec:
             y = rewards + self.cfg.gamma * v_next * (1.0 - b.done)
         q_all, v = self.qv(h)
         q = q_all.gather(1, b.actions[:, None]).squeeze(1)
+        if not self.paper_weighting:
+            w = np.ones_like(w)
         loss = (as_tensor(w, np.float32) * (q - y) ** 2).mean() + F.mse_loss(v, y)
         self.qv_opt.zero_grad()
         loss.backward()
@@ -335,6 +377,8 @@ class ILRec:
         self.buffer.add(episodes.transitions)
         start, self.episodes = self.episodes, self.episodes + n
         self._discriminator_phase(start, self.episodes, episodes.transitions)
+        if self.demos is not None and not self.paper_weighting:
+            self._reweight(np.arange(len(self.demos)))
         if self.parity:
             self.demo_cursor = (self.demo_cursor + PARITY_BATCH * n) % max(self._n_demos, 1)
         updates = n if self.parity else cfg.updates_per_iteration

@@ -1,0 +1,38 @@
+"""The advantage weighting (IL-Rec's default): AWR's exp(A / beta) against the learner's critic,
+the discriminator's ratio relative to its mean, clipped, never renormalised."""
+
+import numpy as np
+
+from rlrec.interactive.weighting import advantage_weights, demo_weights
+
+
+def test_advantage_weights_keep_their_absolute_scale():
+    adv = np.array([-5.0, 0.0, 2.0])
+    w = advantage_weights(adv, np.zeros(3), beta=1.0, alpha=1.0)
+    assert np.allclose(w, np.exp(adv), rtol=1e-5)  # not renormalised to mean 1
+    assert w.mean() > 1.5
+    bad = advantage_weights(np.full(4, -8.0), np.zeros(4), beta=1.0, alpha=1.0)
+    assert bad.max() < 1e-3  # demonstrations all worse than the learner: imitation off
+    # the paper's weighting gives the same demonstrations the full mean-1 strength
+    assert np.allclose(demo_weights(np.full(4, -8.0), np.zeros(4), beta=1.0, alpha=1.0), 1.0)
+
+
+def test_advantage_weights_fuse_a_relative_density_ratio():
+    adv = np.array([-1.0, 0.0, 1.0])
+    log_ratio = np.log(np.array([2.0, 1.0, 0.5]))
+    w = advantage_weights(adv, log_ratio, beta=2.0, alpha=0.5)
+    relative = np.array([2.0, 1.0, 0.5]) / (3.5 / 3)
+    assert np.allclose(w, np.exp(adv / 2.0) * relative**0.5, rtol=1e-5)
+    # only the ratio's ranking matters: shifting every log ratio changes nothing
+    assert np.allclose(advantage_weights(adv, log_ratio + 30.0, 2.0, 0.5), w, rtol=1e-5)
+    # alpha only weighs the ratio: the advantage gate keeps its full strength
+    assert np.allclose(advantage_weights(adv, log_ratio, 2.0, 1.0), np.exp(adv / 2.0), rtol=1e-5)
+    assert np.allclose(
+        advantage_weights(adv, log_ratio, 2.0, 0.0), np.exp(adv / 2.0) * relative, rtol=1e-5
+    )
+
+
+def test_advantage_weights_are_clipped():
+    w = advantage_weights(np.array([1e6, -1e6, 0.0]), np.zeros(3), 1.0, 1.0, w_max=20.0)
+    assert np.isfinite(w).all()
+    assert np.allclose(w, [20.0, 1e-6, 1.0], rtol=1e-5)
