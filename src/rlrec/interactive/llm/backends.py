@@ -61,6 +61,9 @@ class LLMConfig(Config):
     )
     cache: bool = Field(True, description="answer from the response cache (off: every call runs)")
     n_ctx: int = Field(2048, ge=64, description="llamacpp context length in tokens")
+    repack: bool = Field(
+        False, description="llamacpp: repack weights for AMX/AVX-512 kernels (crashed here)"
+    )
     replay_from: Literal["llamacpp", "openai"] = Field(
         "llamacpp", description="replay: the backend whose recorded responses are replayed"
     )

@@ -15,6 +15,11 @@ continuation on top of its KV cache.
 
 Each answer reports `reused_tokens` and llama.cpp's own timings of prompt evaluation and
 generation (its performance counters, reset before each call).
+
+Weights are not repacked for the CPU's wide kernels unless `LLMConfig.repack` is set: with the
+llama-cpp-python 0.3.36 build on this project's machines (Intel Xeon with AMX and AVX-512),
+evaluating more than one token at a time with repacked weights crashed the process
+(segmentation fault); one token at a time did not.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +94,16 @@ class LlamaCppBackend(Backend):
             raise RlrecError(
                 "the llamacpp backend needs llama-cpp-python (pip install llama-cpp-python)"
             ) from None
-        return Llama(
-            model_path=str(self.path),
-            n_ctx=self.cfg.n_ctx,
-            n_threads=num_threads(),
-            n_threads_batch=num_threads(),
-            seed=self.cfg.seed,
-            logits_all=logits_all,
-            verbose=False,
-        )
+        with _model_defaults(repack=self.cfg.repack):
+            return Llama(
+                model_path=str(self.path),
+                n_ctx=self.cfg.n_ctx,
+                n_threads=num_threads(),
+                n_threads_batch=num_threads(),
+                seed=self.cfg.seed,
+                logits_all=logits_all,
+                verbose=False,
+            )
 
     def _chat(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -219,7 +226,35 @@ class LlamaCppBackend(Backend):
                 llm.eval(tokens)
                 logits = llm.scores[n_prompt - 1 : n_prompt + len(tokens) - 1]  # predict tokens
                 scores.append(_sum_logprobs(logits, tokens))
-            return {"scores": scores, "prompt_tokens": n_prompt, **_perf(llm)}
+            timings = _perf(llm)  # all of it evaluates given tokens; llama.cpp counts a batch
+            # whose every position gives logits as generation
+            seconds = timings["prompt_eval_s"] + timings["eval_s"]
+            return {"scores": scores, "prompt_tokens": n_prompt, "prompt_eval_s": seconds}
+
+
+_DEFAULTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _model_defaults(repack: bool) -> Iterator[None]:
+    """While a model loads: llama.cpp's `use_extra_bufts` (weights repacked for the CPU's wide
+    kernels, AMX / AVX-512) set to `repack`. llama-cpp-python has no argument for it, so the
+    default model parameters it starts from are patched for the duration."""
+    import llama_cpp.llama_cpp as api
+
+    default = api.llama_model_default_params
+
+    def params() -> Any:
+        out = default()
+        out.use_extra_bufts = repack
+        return out
+
+    with _DEFAULTS_LOCK:
+        api.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            api.llama_model_default_params = default
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
