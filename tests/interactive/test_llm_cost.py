@@ -189,3 +189,16 @@ def test_openai_choice_without_logprobs_is_written_instead(tmp_path, top):
     finally:
         server.close()
     assert out["item"] == out["candidates"][1] and out["chosen_by"] == "llm"
+
+
+@needs_llamacpp
+@pytest.mark.parametrize("repack", [False, True])
+def test_llamacpp_repacking_is_set_only_while_a_model_loads(repack):
+    import llama_cpp.llama_cpp as api
+
+    from rlrec.interactive.llm.llamacpp import _model_defaults
+
+    before = api.llama_model_default_params().use_extra_bufts
+    with _model_defaults(repack=repack):
+        assert api.llama_model_default_params().use_extra_bufts is repack
+    assert api.llama_model_default_params().use_extra_bufts == before
