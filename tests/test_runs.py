@@ -116,3 +116,16 @@ def test_run_names_stay_inside_the_runs_directory(tmp_path, name):
     with pytest.raises(ConfigError, match="plain folder name"):
         create_run(cfg.runs_dir, name, cfg, seed=0)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_damaged_manifest_means_computing_again_not_a_traceback(tmp_path, caplog):
+    run, cfg = _run(tmp_path)
+    src = tmp_path / "in.txt"
+    src.write_text("abc")
+    _do_stage(run, {"k": 1}, src)
+    run.manifest_path.write_bytes(b'{"stages": {"work": ')  # cut mid-write by hand
+    caplog.set_level("WARNING", logger="rlrec")
+    run = create_run(cfg.runs_dir, cfg.name, cfg, seed=cfg.seed)
+    assert "is damaged" in caplog.text
+    assert _do_stage(run, {"k": 1}, src)[1] is True
+    assert _do_stage(run, {"k": 1}, src)[1] is False

@@ -127,10 +127,17 @@ class Run:
         return self.dir / MANIFEST
 
     def manifest(self) -> dict[str, Any]:
+        """The run's manifest; {} when there is none or it is damaged (every stage is then
+        computed again, and the manifest rewritten)."""
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (ValueError, OSError) as err:  # JSON or UTF-8 errors are ValueErrors
+            log.warning("%s is damaged (%s); its stages will be computed again",
+                        self.manifest_path, str(err).splitlines()[0][:200])  # fmt: skip
+            return {}
+        return manifest if isinstance(manifest, dict) else {}
 
     def update_manifest(self, change: Any) -> dict[str, Any]:
         manifest = self.manifest()

@@ -28,3 +28,22 @@ def test_a_killed_fetchs_folder_is_removed_by_the_next_save(tmp_path):
     loaded = cache.load(folder)
     pd.testing.assert_frame_equal(loaded.interactions, _tiny().interactions)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["abc", "kept"]
+
+
+def test_a_damaged_cache_entry_is_parsed_again(tmp_path, caplog):
+    from rlrec.data import DataConfig, load_dataset
+    from rlrec.data.registry import cache_folder
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("user_id,item_id,rating\n1,10,4\n2,10,5\n")
+    cfg = DataConfig(name="ratings-csv", path=path)
+    first = load_dataset(cfg)
+    parquet = cache_folder(cfg) / "interactions.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:40])  # damaged after it was written
+    caplog.set_level("INFO", logger="rlrec")
+    again = load_dataset(cfg)
+    assert "is damaged" in caplog.text and "parsing the source again" in caplog.text
+    pd.testing.assert_frame_equal(again.interactions, first.interactions)
+    caplog.clear()
+    load_dataset(cfg)
+    assert "cache hit" in caplog.text  # repaired

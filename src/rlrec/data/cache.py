@@ -4,7 +4,8 @@ A cached dataset is a folder holding `interactions.parquet`, `items.parquet`, `u
 one `.npy` per dense array, and `manifest.json` (written last: its presence marks the entry as
 complete). The folder is assembled under a temporary name and renamed into place, so an
 interrupted fetch never leaves a half-written entry; the temporary folder a killed fetch leaves
-is removed by the next save (`rlrec.atomic.remove_stale_temporaries`).
+is removed by the next save (`rlrec.atomic.remove_stale_temporaries`). An entry whose files were
+damaged afterwards fails to `load` with a DataError, and the registry parses the source again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rlrec.atomic import (
     write_parquet,
 )
 from rlrec.data.dataset import Dataset
+from rlrec.errors import DataError
 
 HOME_ENV = "RLREC_HOME"
 MANIFEST = "manifest.json"
@@ -72,14 +74,21 @@ def save(ds: Dataset, folder: Path, manifest: dict[str, Any]) -> Path:
 
 
 def load(folder: Path) -> Dataset:
-    """Read a complete cache entry; arrays are memory-mapped read-only."""
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    tables = {t: _lists_back(pd.read_parquet(folder / f"{t}.parquet")) for t in TABLES}
-    arrays = {
-        name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-        for name in manifest.get("arrays", [])
-    }
-    return Dataset(name=manifest["name"], arrays=arrays, meta=manifest.get("meta", {}), **tables)
+    """Read a complete cache entry; arrays are memory-mapped read-only. DataError when a file
+    of the entry is damaged (the caller parses the source again)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        tables = {t: _lists_back(pd.read_parquet(folder / f"{t}.parquet")) for t in TABLES}
+        arrays = {
+            name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            for name in manifest.get("arrays", [])
+        }
+        return Dataset(
+            name=manifest["name"], arrays=arrays, meta=manifest.get("meta", {}), **tables
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        detail = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise DataError(f"cache entry {folder} is damaged ({detail})") from None
 
 
 def _lists_back(frame: pd.DataFrame) -> pd.DataFrame:

@@ -53,8 +53,13 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     spec = get_spec(cfg.name)
     folder = cache_folder(cfg)
     if cache.is_complete(folder) and not cfg.refresh:
-        log.info("data %s: cache hit (%s)", cfg.name, folder)
-        return cache.load(folder)
+        try:
+            ds = cache.load(folder)
+        except DataError as err:  # damaged after it was written: repair it from the source
+            log.warning("data %s: %s; parsing the source again", cfg.name, err)
+        else:
+            log.info("data %s: cache hit (%s)", cfg.name, folder)
+            return ds
     log.info("data %s: parsing the source", cfg.name)
     ds = spec.load(cfg)
     cache.save(ds, folder, {"fingerprint": spec.fingerprint(cfg)})
