@@ -116,3 +116,12 @@ def test_limits_must_be_sane(monkeypatch):
         create_app(fixed_policy(), token_env="RLREC_GUARD_TOKEN", max_body=0)
     with pytest.raises(ConfigError, match="body_timeout"):
         create_app(fixed_policy(), token_env="RLREC_GUARD_TOKEN", body_timeout=float("inf"))
+
+
+def test_answers_do_not_echo_huge_ids(client):
+    huge = "u" * 900  # an id nearly the size of the body cap
+    done = client.post("/recommend", json={"user_id": huge}, headers=AUTH)
+    assert done.status_code == 404 and len(done.json()["detail"]) < 400
+    history = [{"item_id": huge, "reward": 1.0}]
+    done = client.post("/recommend", json={"history": history}, headers=AUTH)
+    assert done.status_code == 422 and len(done.json()["detail"]) < 400

@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from rlrec import __version__
+from rlrec.config import clip
 from rlrec.errors import ConfigError
 from rlrec.serve.guard import (
     DEFAULT_BODY_TIMEOUT,
@@ -186,12 +187,12 @@ def to_query(model: LoadedPolicy, body: RecommendRequest) -> Query:
     try:
         user = model.user_row(body.user_id)
     except UnknownId as err:
-        raise HTTPException(404, f"{err}: not a user of the policy; omit user_id to serve an "
-                                 "anonymous user from the history") from None  # fmt: skip
+        raise HTTPException(404, f"{clip(str(err))}: not a user of the policy; omit user_id to "
+                                 "serve an anonymous user from the history") from None  # fmt: skip
     try:
         items = np.array([model.item_column(h.item_id) for h in body.history], dtype=np.int64)
     except UnknownId as err:
-        raise HTTPException(422, f"history: {err}") from None
+        raise HTTPException(422, f"history: {clip(str(err))}") from None
     rewards = np.array([h.reward for h in body.history], dtype=np.float32)
     return Query(user=user, items=items, rewards=rewards, k=body.k)
 
