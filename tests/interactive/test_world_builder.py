@@ -21,7 +21,7 @@ from rlrec.interactive.world_builder import (
     make_world_model,
     to_reward,
 )
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.worldmodel import SPLITS, WorldModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -266,8 +266,9 @@ def test_two_calibrated_worlds_on_standard_test_users(tmp_path: Path) -> None:
 
     wm.save(tmp_path / "saved")
     assert WorldModel.load(tmp_path / "saved").thresholds == wm.thresholds
+    finished = {s: run.manifest()["stages"][f"calibration-{s}"]["finished"] for s in SPLITS}
     again = make_world_model(ds, cfg, progress=False, run=run)  # the calibrations are cached
-    assert run.manifest()["stages"]["calibration-test"]["key"]
+    assert {s: run.manifest()["stages"][f"calibration-{s}"]["finished"] for s in SPLITS} == finished
     np.testing.assert_array_equal(np.asarray(again.rewards["test"]), test_rewards)
 
 
