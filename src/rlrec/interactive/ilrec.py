@@ -89,17 +89,24 @@ class ILRecConfig(Config):
 
     Defaults: the paper's best Amazon-Book values (beta 1, alpha 0.25, alpha_ent 0.1,
     lambda_imit 0.5, logit clamp 1); for Steam use beta 10, alpha 0.5, lambda_imit 0.25,
-    logit_clamp 15 (docs/ilrec.md#defaults). The update schedule draws as many samples per episode
-    as the release (8 for the critic, 8 for the policy: updates x batch / episodes per
-    iteration), in fewer, larger batches; small worlds learn faster with more, smaller
-    updates."""
+    logit_clamp 15 (docs/ilrec.md#defaults). The update schedule, 16 critic + policy steps of
+    128 records per 64 episodes (32 + 32 samples per episode), is 4x the release's 8 + 8 in
+    larger batches: with the release's 8 + 8 the actor-critic without demonstrations learned
+    no better than random where A2C, which takes one gradient step per minibatch of every
+    fresh transition, climbed (measured on a synthetic world of long episodes, 1,000 episodes,
+    3 seeds: random 16.9, A2C 19.4 +- 2.2, 4 steps 15.9 +- 2.0, 16 steps 30.9 +- 0.9, 32 steps
+    40.2 +- 4.0; the logit clamp, entropy bonus, advantage normalisation and clip, gamma,
+    learning rates, batch size and replay size changed little or hurt, docs/ilrec.md). The
+    number of gradient steps was what held it back; parity keeps the release's schedule."""
 
     mode: Literal["paper", "parity"] = Field(
         "paper", description="paper: the method done properly; parity: the release's behaviour"
     )
     train_episodes: int = Field(100_000, ge=1, description="training episodes (paper: 100,000)")
     episodes_per_iteration: int = Field(64, ge=1, description="users rolled out together")
-    updates_per_iteration: int = Field(4, ge=1, description="critic + policy steps per iteration")
+    updates_per_iteration: int = Field(
+        16, ge=1, description="critic + policy steps per iteration (release: 1 per episode)"
+    )
     batch_size: int = Field(128, ge=2, description="mixed-replay batch per update")
     dim: int = Field(32, ge=1, description="hidden size d of every network")
     window: int = Field(4, ge=1, description="W: (item, reward) pairs in the state")
