@@ -71,6 +71,9 @@ def test_ilrec_commands_and_the_experiment_table(tmp_path):
     assert all(len(r["per_seed"]["R_traj"]) == 2 for r in rows)
     table = (run_dir / "results" / "results.md").read_text()
     assert "| il-rec w/o w |" in table and "no model selection" in table
+    # every learner and heuristic also in the no-repeat mode, beside the configured free mode
+    assert "R_traj [no-repeat]" in table and "columns `[no-repeat]`" in table
+    assert all(len(r["per_seed"]["R_traj [no-repeat]"]) == 2 for r in rows)
     assert (run_dir / "results" / "curves_return.png").stat().st_size > 1000
     again = rlrec("experiment", "ilrec", *common)
     assert again.returncode == 0 and "Traceback" not in again.stderr
@@ -82,6 +85,7 @@ def test_ilrec_commands_and_the_experiment_table(tmp_path):
     assert done.returncode == 0, done.stderr
     report = (run_dir / "report.md").read_text()
     assert "## IL-Rec" in report and "| il-rec w/o w |" in report and "## What was run" in report
+    assert "R_traj [no-repeat]" in report
     for figure in json.loads((run_dir / "results.json").read_text())["figures"].values():
         assert (run_dir / figure).stat().st_size > 1000 and f"]({figure})" in report
     done = rlrec("compare", str(run_dir), str(run_dir))

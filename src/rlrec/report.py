@@ -23,6 +23,7 @@ import numpy as np
 from rlrec import tables
 from rlrec.atomic import write_json, write_text
 from rlrec.errors import DataError
+from rlrec.interactive.evaluate import mode_key
 from rlrec.plots import pyplot, save
 
 ILREC_COLUMNS = ["Len", "R_each", "R_traj"]
@@ -74,18 +75,19 @@ def _ilrec_section(
     run: dict[str, Any], folder: Path, figures: dict[str, str], summary: dict[str, Any]
 ) -> list[str]:
     rows = run["ilrec"]
+    columns = ilrec_columns(rows)
     caption = (run["dir"] / "results" / "results.md").read_text(encoding="utf-8").split("\n\n")
     lines = [
         "## IL-Rec: interactive recommendation in the simulator",
         "",
-        tables.to_markdown(rows, ["learns from", *ILREC_COLUMNS]),
+        tables.to_markdown(rows, ["learns from", *columns]),
         "",
         caption[-1].strip() if len(caption) > 1 else "",
         "",
         *_reading(rows),
     ]
     summary["ilrec"] = [
-        {"method": r["method"], **{c: r[c] for c in ILREC_COLUMNS if c in r}} for r in rows
+        {"method": r["method"], **{c: r[c] for c in columns if c in r}} for r in rows
     ]
     curves = run["dir"] / "results" / "curves_return.png"
     if curves.is_file():
@@ -113,6 +115,13 @@ def _ilrec_section(
         ]
     lines += _latency_lines(run, rows, folder, figures, summary)
     return lines
+
+
+def ilrec_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The headline columns, then Len / R_traj in the second evaluation mode (`free` beside
+    `no-repeat`, `interactive.evaluate.evaluate_modes`) where the rows have them."""
+    paired = [mode_key(c, m) for m in ("no-repeat", "free") for c in ("Len", "R_traj")]
+    return [*ILREC_COLUMNS, *(c for c in paired if any(c in r for r in rows))]
 
 
 def _reading(rows: list[dict[str, Any]]) -> list[str]:
@@ -254,6 +263,8 @@ def compare_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> str:
     for part, columns in (("ilrec", ILREC_COLUMNS), ("marco", MARCO_COLUMNS)):
         label = marco_rows if part == "marco" else list
         tables_ab = [{row["method"]: row for row in label(r[part] or [])} for r in runs]
+        if part == "ilrec":
+            columns = ilrec_columns([row for t in tables_ab for row in t.values()])
         methods = list(dict.fromkeys([*tables_ab[0], *tables_ab[1]]))
         if not methods:
             continue

@@ -8,7 +8,9 @@ docs/ilrec.md#evaluation-protocol).
   reported as mean ± std over seeds.
 - Modes: `free` (the environment's quit rule, repeats allowed), `no-repeat` (items already
   recommended in the episode are forbidden to the policy), `fixed-k` (no repeats, no quitting,
-  exactly k turns).
+  exactly k turns). `evaluate_modes` runs `free` and `no-repeat` side by side (a policy that
+  wins `free` by cycling a few good items shows it in `no-repeat`); the second mode's metrics
+  are keyed `<metric> [<mode>]` (`mode_key`).
 - Metrics per seed (the terminal step is counted, as in the IL-Rec release and DORL):
     Len     mean episode length
     R_traj  mean episode return
@@ -100,7 +102,9 @@ def run_episodes(
     greedy: bool,
     forbid_repeats: bool,
 ) -> EpisodeStats:
-    """One episode per user row, all stepped together until every episode has ended."""
+    """One episode per user row, all stepped together until every episode has ended. Forbidding
+    repeats, an episode that has recommended the whole catalogue ends there, truncated as at
+    max_turns (no item is left to recommend)."""
     n = len(rows)
     env.reset(rows)
     lengths = np.zeros(n, dtype=np.int64)
@@ -109,15 +113,21 @@ def run_episodes(
     reasons = np.full(n, -1, dtype=np.int64)
     items: set[int] = set()
     active = np.ones(n, dtype=bool)
-    while active.any():
+    while True:
         recommended = env.recommended_mask()
+        if forbid_repeats:
+            exhausted = active & recommended.all(1)
+            reasons[exhausted] = Reason.MAX_TURN
+            active &= ~exhausted
+        if not active.any():
+            break
         obs = Observation(
             users=rows,
             window_items=env.window_items(),
             window_rewards=env.window_rewards(),
             turn=env.turn.copy(),
             recommended=recommended,
-            banned=recommended if forbid_repeats else None,
+            banned=recommended & active[:, None] if forbid_repeats else None,
             active=active.copy(),
         )
         actions = np.asarray(policy.act(obs, rng, greedy), dtype=np.int64)
@@ -181,6 +191,43 @@ def evaluate_policy(
     for alias, metric in ALIASES.items():
         per_seed[alias] = per_seed[metric]
     return per_seed
+
+
+PAIRED_METRICS = ("Len", "R_each", "R_traj", "coverage")  # shown for the second mode
+
+
+def mode_key(metric: str, mode: str) -> str:
+    """The key of a metric measured in the second evaluation mode, e.g. "R_traj [no-repeat]"."""
+    return f"{metric} [{mode}]"
+
+
+def other_mode(mode: str) -> str | None:
+    """The mode shown beside `mode` (free <-> no-repeat; none for fixed-k)."""
+    return {"free": "no-repeat", "no-repeat": "free"}.get(mode)
+
+
+def evaluate_modes(
+    policy: Policy, world: WorldModel, cfg: EvaluationConfig, users: np.ndarray | None = None
+) -> dict[str, list[float]]:
+    """`evaluate_policy` in `cfg.mode`, plus, for free / no-repeat, the headline metrics
+    (Len, R_each, R_traj, coverage) of the other of the two under `mode_key` names."""
+    return add_other_mode(evaluate_policy(policy, world, cfg, users), policy, world, cfg, users)
+
+
+def add_other_mode(
+    per_seed: dict[str, list],
+    policy: Policy,
+    world: WorldModel,
+    cfg: EvaluationConfig,
+    users: np.ndarray | None = None,
+) -> dict[str, list]:
+    """`per_seed` (measured in `cfg.mode`) with the other mode's headline metrics added, unless
+    it has them already (results cached before they were measured get them here)."""
+    second = other_mode(cfg.mode)
+    if second is None or mode_key("R_traj", second) in per_seed:
+        return per_seed
+    extra = evaluate_policy(policy, world, cfg.model_copy(update={"mode": second}), users)
+    return {**per_seed, **{mode_key(m, second): extra[m] for m in PAIRED_METRICS}}
 
 
 def _user_rows(world: WorldModel, cfg: EvaluationConfig, users: np.ndarray | None) -> np.ndarray:

@@ -36,7 +36,14 @@ from rlrec.data.dataset import Dataset
 from rlrec.errors import ConfigError, DataError
 from rlrec.interactive.baselines import BASELINES, data_source, make_baseline
 from rlrec.interactive.demos import DemoStore
-from rlrec.interactive.evaluate import evaluate_policy, summarize
+from rlrec.interactive.evaluate import (
+    add_other_mode,
+    evaluate_modes,
+    evaluate_policy,
+    mode_key,
+    other_mode,
+    summarize,
+)
 from rlrec.interactive.experiment_config import (
     ABLATIONS,
     ILREC_VARIANTS,
@@ -138,11 +145,12 @@ def train_stage(
         restore(learner, stage.dir / "policy.pt")
         curve = json.loads(stage.path("curve.json").read_text(encoding="utf-8"))
         per_seed = json.loads(stage.path("metrics.json").read_text(encoding="utf-8"))
-        return learner, curve, per_seed
+        ev = cfg.evaluation.model_copy(update={"seeds": [seed]})
+        return learner, curve, add_other_mode(per_seed, learner.policy(), world, ev)
     folder.mkdir(parents=True, exist_ok=True)
     curve = fit(learner, n, folder=folder, checkpoint_every=cfg.study.checkpoint_every)
     ev = cfg.evaluation.model_copy(update={"seeds": [seed]})
-    per_seed = evaluate_policy(learner.policy(), world, ev)
+    per_seed = evaluate_modes(learner.policy(), world, ev)
     policy_file = stage.path("policy.pt")
     policy_file.write_bytes((folder / CHECKPOINT).read_bytes())
     outputs = [
@@ -261,7 +269,7 @@ def reference_rows(
     """The heuristics and the LLM expert, evaluated with the same protocol."""
     rows = []
     for name in cfg.study.heuristics:
-        per_seed = evaluate_policy(reference_policy(name, world, ds, cfg), world, cfg.evaluation)
+        per_seed = evaluate_modes(reference_policy(name, world, ds, cfg), world, cfg.evaluation)
         rows.append(_row(name, per_seed, "-"))
     if cfg.study.llm_expert == "live":
         ev = cfg.evaluation.model_copy(
@@ -301,7 +309,7 @@ def write_results(
     plot: Any,
 ) -> list[dict[str, Any]]:
     folder = run.dir / "results"
-    columns = list(COLUMNS)
+    columns = [*COLUMNS, *paired_columns(cfg.evaluation.mode, rows)]
     if any("latency_s_per_step" in r for r in rows):
         columns += ["latency_s_per_step", "llm_chosen_share"]
     table = tables.to_markdown(rows, ["learns from", *columns])
@@ -313,13 +321,21 @@ def write_results(
     return rows
 
 
+def paired_columns(mode: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Len and R_traj in the mode shown beside `mode` (free <-> no-repeat), where measured."""
+    second = other_mode(mode)
+    columns = [] if second is None else [mode_key("Len", second), mode_key("R_traj", second)]
+    return [c for c in columns if any(c in r for r in rows)]
+
+
 def results_caption(cfg: InteractiveConfig, demo_info: dict[str, Any] | None) -> str:
     ev, study = cfg.evaluation, cfg.study
     lines = [
         f"Data `{cfg.data.name}`, world model `{cfg.worldmodel.model}` "
         f"(x{cfg.worldmodel.n_ensemble}); {ev.n_users} standard test users (shuffle seed "
         f"{ev.user_seed}), one episode each, {'greedy' if ev.greedy else 'sampled'} actions "
-        f"(value-based learners act greedily), mode `{ev.mode}`, terminal step counted.",
+        f"(value-based learners act greedily), mode `{ev.mode}`, terminal step counted"
+        + _paired_note(ev.mode),
         f"Learners: training seeds {study.seeds}, each evaluated once with its own seed; "
         f"{cfg.ilrec.train_episodes} episodes (online) or {study.offline_updates} updates "
         "(offline); the last iterate is evaluated, no model selection. Heuristics: "
@@ -342,6 +358,17 @@ def results_caption(cfg: InteractiveConfig, demo_info: dict[str, Any] | None) ->
             "per step in its row)."
         )
     return "\n".join(lines)
+
+
+def _paired_note(mode: str) -> str:
+    second = other_mode(mode)
+    if second is None:
+        return "."
+    return (
+        f"; columns `[{second}]`: the same policies in mode `{second}` (`free`: the quit rule "
+        "alone, repeats allowed; `no-repeat`: items already recommended in the episode are "
+        "forbidden, so cycling a few good items cannot win)."
+    )
 
 
 __all__ = [
