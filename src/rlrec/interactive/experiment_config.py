@@ -29,9 +29,11 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "w/o r_IRL": {"lambda_irl": 0.0},
     "w/o demos": {"use_demos": False},
 }
-ILREC_VARIANTS = {"il-rec": {}, "il-rec (parity)": {"mode": "parity"}} | {
-    f"il-rec {name}": change for name, change in ABLATIONS.items()
-}
+ILREC_VARIANTS = {
+    "il-rec": {},
+    "il-rec (paper weighting)": {"weighting": "paper"},  # mean-1 weights, A_demo on demo returns
+    "il-rec (parity)": {"mode": "parity"},
+} | {f"il-rec {name}": change for name, change in ABLATIONS.items()}
 
 
 class StudyConfig(Config):
@@ -39,8 +41,14 @@ class StudyConfig(Config):
 
     seeds: list[int] = Field([0, 1, 2, 3, 4], min_length=1, description="training seeds")
     methods: list[str] = Field(
-        default_factory=lambda: ["il-rec", "il-rec (parity)", *BASELINES],
-        description="il-rec, 'il-rec (parity)' and baseline names (bc, dqn, sqn, ...)",
+        default_factory=lambda: [
+            "il-rec",
+            "il-rec (paper weighting)",
+            "il-rec (parity)",
+            *BASELINES,
+        ],
+        description="il-rec, 'il-rec (paper weighting)', 'il-rec (parity)' and baseline names "
+        "(bc, dqn, sqn, ...)",
     )
     ablations: list[str] = Field(
         default_factory=lambda: list(ABLATIONS), description=f"of {list(ABLATIONS)}"
@@ -65,7 +73,7 @@ class StudyConfig(Config):
         unknown = [m for m in chosen if m not in known]
         if unknown:
             raise ConfigError(
-                f"study: unknown method(s) {unknown}; known: il-rec, 'il-rec (parity)', "
+                f"study: unknown method(s) {unknown}; known: {', '.join(ILREC_VARIANTS)}, "
                 f"{', '.join(BASELINES)}; ablations: {', '.join(ABLATIONS)}"
             )
         return list(dict.fromkeys(chosen))
