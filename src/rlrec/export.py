@@ -267,8 +267,7 @@ def read_artefact(path: str | Path) -> Artefact:
     catalogue = _load_json(members[CATALOGUE], path, CATALOGUE)
     try:
         state = torch.load(io.BytesIO(members[WEIGHTS]), map_location="cpu", weights_only=True)
-        net = NETWORKS[spec["class"]][0](**spec["args"])
-        net.load_state_dict(state, strict=True)
+        net = _network(NETWORKS[spec["class"]][0], spec["args"], state, path)
         item_ids, titles, users = catalogue["item_ids"], catalogue["titles"], catalogue["users"]
         artefact = Artefact(
             net=net.eval(),
@@ -289,6 +288,22 @@ def read_artefact(path: str | Path) -> Artefact:
     if len(artefact.user_ids) != net.tracker.n_users:
         raise DataError(f"{path}: the train users do not match the network's users")
     return artefact
+
+
+def _network(
+    cls: type[nn.Module], args: dict[str, Any], state: dict[str, Any], path: str | Path
+) -> nn.Module:
+    """`cls(**args)` with `state` loaded strictly. The shapes are compared on the meta device
+    first (no memory), so construction arguments that disagree with the weights (an edited
+    manifest asking for a billion items) are refused before anything is allocated."""
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in cls(**args).state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if shapes != given or len(given) != len(state):
+        raise DataError(f"{path}: the network's arguments do not match its weights")
+    net = cls(**args)
+    net.load_state_dict(state, strict=True)
+    return net
 
 
 def _open_zip(path: str | Path) -> zipfile.ZipFile:

@@ -273,10 +273,17 @@ def _future(m):
     m["manifest.json"] = json.dumps({**manifest, "format_version": FORMAT_VERSION + 1}).encode()
 
 
+def _huge(m):
+    manifest = json.loads(m["manifest.json"])
+    manifest["network"]["args"]["n_items"] = 10**9
+    m["manifest.json"] = json.dumps(manifest).encode()
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
         (_flip_weights, "weights.pt does not match its checksum"),
+        (_huge, "arguments do not match its weights"),
         (lambda m: m.pop("catalogue.json"), "catalogue.json is missing"),
         (_future, "policy format version"),
         (lambda m: m.update({"manifest.json": b"{not json"}), "manifest.json is not valid JSON"),
