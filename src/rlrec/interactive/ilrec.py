@@ -30,7 +30,12 @@ One training iteration (the "paper" mode, docs/ilrec.md#training-schedule, done 
    - policy step (docs/ilrec.md#critic-and-policy-losses) on a second, independent mixed batch:
        A_i = clip(normalise(Q(s_i, a_i) - V(s_i)), -c, c)
        L_RL = -mean_i log pi(a_i|s_i) A_i - alpha_ent * mean_i H(pi(.|s_i))
-       L_imit = -(1 / |B_demo|) sum_{i demo} w_i log pi(a_i|s_i)
+       L_imit = -(1 / |B_demo|) sum_{i demo} w_i log pi(a_i|s_i)    (paper, parity)
+       L_imit = -(1 / |B|) sum_{i demo} w_i log pi(a_i|s_i)         (advantage weighting)
+     (the advantage weighting averages over the whole batch, as AWR and self-imitation take an
+     expectation over the replay: a demonstration pulls in proportion to how often its weight
+     has it sampled; divided by |B_demo|, one rarely drawn bad demonstration got the pull of a
+     whole batch whenever it was drawn);
        L = L_RL + lambda_imit * L_imit,   then the actor projection (nets.py).
 
 `mode="parity"` reproduces the release (docs/ilrec.md#departures-of-the-released-code): users cycled
@@ -363,7 +368,8 @@ class ILRec:
         loss = -(log_pi * adv).mean() - self.cfg.alpha_ent * entropy.mean()
         if is_demo.any():
             demo = as_tensor(is_demo, np.bool_)
-            imit = -(as_tensor(w, np.float32)[demo] * log_pi[demo]).sum() / demo.sum()
+            count = demo.sum() if self.paper_weighting else len(demo)
+            imit = -(as_tensor(w, np.float32)[demo] * log_pi[demo]).sum() / count
             loss = loss + self.cfg.lambda_imit * imit
         self.opt.zero_grad()
         loss.backward()
