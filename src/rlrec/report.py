@@ -226,8 +226,14 @@ def _marco_section(
 
 
 def marco_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The MARCO table's rows labelled `target, beta: method`."""
-    return [{**r, "method": f"{r['target']}, beta {r['beta']}: {r['method']}"} for r in rows]
+    """The MARCO table's rows labelled `target, beta: method`, reference rows and methods that
+    transfer nothing marked as in the experiment's own tables."""
+    from rlrec.crossdomain.experiment import row_labels
+
+    return [
+        {**r, "method": f"{r['target']}, beta {r['beta']}: {label}"}
+        for r, label in zip(rows, row_labels(rows), strict=True)
+    ]
 
 
 # ----------------------------------------------------------------------------- provenance

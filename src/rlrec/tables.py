@@ -16,6 +16,8 @@ Row = dict[str, Any]
 
 def cell(value: Any, digits: int = 3) -> str:
     if isinstance(value, dict) and "mean" in value:
+        if value.get("n") == 1:  # one seed: there is no spread to show
+            return f"{value['mean']:.{digits}f}"
         return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}"
     if isinstance(value, float):
         return f"{value:.{digits}f}"

@@ -55,23 +55,29 @@ def run_cmd(
     from rlrec.crossdomain.experiment import (
         METRIC_KEYS,
         _slug,
+        mf_quality,
         pretrain_stage,
         run_cell,
         start,
         write_results,
     )
     from rlrec.crossdomain.methods import expand_methods
+    from rlrec.crossdomain.references import TRUTH_REFERENCES
 
     cfg = _config(config, overrides)
-    run, inter = start(cfg)
+    run, inter, truth = start(cfg)
     domains = sorted(inter["domain"].unique())
     target = target or (cfg.study.targets or domains)[0]
     if target not in domains:
         raise ConfigError(f"target {target!r} is not a domain; domains: {domains}")
     seed = cfg.study.seeds[0] if seed is None else seed
     task, mfs, key = pretrain_stage(run, cfg, inter, target, beta, seed)
+    for line in mf_quality(mfs):
+        typer.echo(line)
     names = expand_methods([m.strip() for m in methods.split(",") if m.strip()], task.sources)
-    results = [run_cell(run, cfg, task, mfs, m, key) for m in names]
+    refs = [r for r in cfg.study.references if truth is not None or r not in TRUTH_REFERENCES]
+    names += [r for r in expand_methods(refs, task.sources) if r not in names]
+    results = [run_cell(run, cfg, task, mfs, m, key, truth) for m in names]
     folder = run.dir / "runs" / f"{_slug(target)}-beta{beta}-seed{seed}"
     cols = [*METRIC_KEYS, "ndcg@10", "hr@10", "recall@10"]
     write_results(
@@ -97,7 +103,11 @@ def experiment_marco(config: Path | None, overrides: list[str] | None) -> None:
     from rlrec.crossdomain.experiment import METRIC_KEYS, aggregate, run_study
 
     cfg = _config(config, overrides)
-    rows = aggregate(run_study(cfg))
+    rows = aggregate(run_study(cfg, progress=True))
     labelled = [{**r, "method": f"{r['target']} b={r['beta']} {r['method']}"} for r in rows]
     typer.echo(tables.to_text(labelled, list(METRIC_KEYS)))
+    for r in rows:
+        if "weights" in r:
+            w = ", ".join(f"{k} {v:.3f}" for k, v in r["weights"]["mean_weight"].items())
+            typer.echo(f"{r['target']} b={r['beta']} {r['method']}: mean weights {w}")
     typer.echo(f"\nresults: {cfg.runs_dir / cfg.name}/results.{{md,csv,json}}, plots/*.png")

@@ -52,6 +52,18 @@ class StudyConfig(Config):
         ],
         description="methods (crossdomain.methods); -each expands per source",
     )
+    references: list[str] = Field(
+        default_factory=lambda: [
+            "global-mean",
+            "item-mean",
+            "warm",
+            "oracle",
+            "ideal-all",
+            "ideal-each",
+        ],
+        description="reference rows (crossdomain.references); oracle and ideal-* only on "
+        "synthetic data with a planted truth",
+    )
     entropy_grid: list[float] = Field(
         default_factory=lambda: [1e-3, 0.15],
         description="lambda_H values of the RL methods, chosen on validation "

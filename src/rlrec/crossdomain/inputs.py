@@ -1,6 +1,7 @@
 """What each agent (bridge input) sees: user vectors, sequence item vectors and masks, as dense
 tensors so that one batch of (user, item) pairs is a handful of gathers
-(docs/marco.md#positive-sequences, docs/marco.md#agents-observations-and-state).
+(docs/marco.md#positive-sequences,
+docs/marco.md#agents-observations-and-state).
 
     per_domain  one agent per source domain: u^d from domain d's MF, domain d's own positive
                 sequence looked up in domain d's item table (the paper; default)
@@ -16,6 +17,7 @@ tensors so that one batch of (user, item) pairs is a handful of gathers
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,7 @@ class AgentInputs:
     mask: Tensor
     co_row: Tensor  # [U] global user -> row of seqs (-1: not an overlapping user)
     target_item: Tensor  # [I_t + 1, k] frozen target item table
+    target_offset: Tensor  # [I_t + 1] the target MF's item offsets (mu + b_j; 0 without biases)
 
     @property
     def n_agents(self) -> int:
@@ -87,6 +90,7 @@ def per_domain_inputs(
         mask=seqs_t != pad,
         co_row=torch.as_tensor(task.co_row),
         target_item=mfs[task.target].item,
+        target_offset=mfs[task.target].offset,
     )
 
 
@@ -94,14 +98,12 @@ def joint_inputs(task: CrossDomainTask, mfs: dict[str, MF]) -> AgentInputs:
     """One agent over all sources: concatenated user vectors and sequences."""
     one = per_domain_inputs(task, mfs)
     n_co = one.seqs.shape[0]
-    return AgentInputs(
+    return dataclasses.replace(
+        one,
         names=["+".join(task.sources)],
         user=torch.cat(list(one.user), dim=-1).unsqueeze(0),
-        table=one.table,
         seqs=one.seqs.reshape(n_co, 1, -1),
         mask=one.mask.reshape(n_co, 1, -1),
-        co_row=one.co_row,
-        target_item=one.target_item,
     )
 
 
@@ -145,4 +147,5 @@ def parity_inputs(
         mask=torch.as_tensor(np.repeat(real[:, None, :], len(names), axis=1)),
         co_row=torch.as_tensor(task.co_row),
         target_item=mfs[task.target].item,
+        target_offset=mfs[task.target].offset,
     )

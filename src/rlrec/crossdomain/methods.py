@@ -8,6 +8,9 @@ Names (lower-case; `-each` expands to one entry per source domain of the task):
     ptupcdr          PTUPCDR with the sources combined; ptupcdr[<domain>]; ptupcdr-each
     remit            REMIT-style single agent over the domains
     uniform          uniform average of the bridged source embeddings
+    gate             MARCO's weighting network trained by gradient instead of RL (diagnostic)
+and the reference rows (references.py): global-mean, item-mean, warm (an upper reference) and,
+on synthetic data with a planted truth, oracle, ideal-all and ideal[<domain>] / ideal-each.
 Every fitted method exposes `predict(users, items)`; the RL-weighted ones also a weight summary.
 lambda_H of the RL methods is chosen on the validation users from `entropy_grid`.
 """
@@ -26,11 +29,11 @@ from rlrec.crossdomain.baselines.emcdr import EMCDRConfig, fit_emcdr
 from rlrec.crossdomain.baselines.ptupcdr import ptupcdr_setup
 from rlrec.crossdomain.baselines.remit import remit_config
 from rlrec.crossdomain.baselines.tgt import TGT
-from rlrec.crossdomain.baselines.uniform import uniform_config
 from rlrec.crossdomain.domains import CrossDomainTask, SplitConfig
 from rlrec.crossdomain.inputs import parity_inputs, per_domain_inputs
 from rlrec.crossdomain.marco import Marco, MarcoConfig, parity_config
 from rlrec.crossdomain.mf import MF, MFConfig
+from rlrec.crossdomain.references import REFERENCES, Truth, fit_reference
 from rlrec.errors import ConfigError
 
 __all__ = ["METHODS", "Fitted", "MethodSettings", "expand_methods", "fit_method"]
@@ -46,7 +49,10 @@ METHODS = (
     "ptupcdr-each",
     "remit",
     "uniform",
+    "gate",
+    *REFERENCES,
 )
+_PER_SOURCE = ("emcdr", "ptupcdr", "ideal")  # bases that take [<source>] and -each
 _NAME = re.compile(r"^(?P<base>[a-z-]+)(\[(?P<source>[^\]]+)\])?$")
 
 
@@ -59,6 +65,7 @@ class MethodSettings:
     emcdr: EMCDRConfig
     split: SplitConfig
     entropy_grid: list[float] = field(default_factory=lambda: [1e-3])
+    truth: Truth | None = None  # synthetic data: the planted truth (reference rows)
 
 
 @dataclass
@@ -77,7 +84,8 @@ def expand_methods(names: list[str], sources: list[str]) -> list[str]:
     for name in names:
         m = _NAME.match(name)
         base = m["base"] if m else name
-        if base not in METHODS or (m and m["source"] and base not in ("emcdr", "ptupcdr")):
+        known = base in METHODS or (base in _PER_SOURCE and m and m["source"])
+        if not known or (m and m["source"] and base not in _PER_SOURCE):
             raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
         if m and m["source"] and m["source"] not in sources:
             raise ConfigError(f"method {name!r}: {m['source']!r} is not a source ({sources})")
@@ -95,6 +103,9 @@ def fit_method(
     m = _NAME.match(name)
     assert m is not None, name
     base, source = m["base"], m["source"]
+    if base in REFERENCES or base == "ideal":
+        ref = fit_reference(name, task, mfs[task.target], settings.mf, settings.truth, seed)
+        return Fitted(name, ref)
     if base == "tgt":
         return Fitted(name, TGT(mfs[task.target]))
     if base == "cmf":
@@ -105,9 +116,9 @@ def fit_method(
     if base == "ptupcdr":
         cfg, inputs = ptupcdr_setup(task, mfs, settings.marco, source)
         return _fit_transfer(name, cfg, inputs, task, seed, [None])
-    if base == "uniform":
-        inputs = per_domain_inputs(task, mfs)
-        return _fit_transfer(name, uniform_config(settings.marco), inputs, task, seed, [None])
+    if base in ("uniform", "gate"):
+        cfg = settings.marco.model_copy(update={"weighting": base})
+        return _fit_transfer(name, cfg, per_domain_inputs(task, mfs), task, seed, [None])
     grid: list[float | None] = list(settings.entropy_grid)
     if base == "remit":
         inputs = per_domain_inputs(task, mfs)

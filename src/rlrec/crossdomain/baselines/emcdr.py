@@ -4,7 +4,8 @@ docs/marco.md#baselines).
     min_M  mean_u || [u^1; ...; u^n] M - u^t ||^2     over the training overlapping users
 M is `Linear(n k, k, bias=False)` (one source: the release's Linear(k, k)); sources combined =
 their embeddings concatenated. Full-batch Adam; the step count is chosen on the validation users'
-target-rating MAE. Prediction for a cold user: <[u^1; ...] M, v_j^t>.
+target-rating MAE. Prediction for a cold user: <[u^1; ...] M, v_j^t> + c_j (c_j: the target
+MF's item offset, mf.py).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ class EMCDRConfig(Config):
 class EMCDR:
     def __init__(self, mfs: dict[str, MF], sources: list[str], target: str, m: torch.Tensor):
         self.x = torch.cat([mfs[d].user for d in sources], -1)
-        self.v, self.m = mfs[target].item, m
+        self.v, self.c, self.m = mfs[target].item, mfs[target].offset, m
 
     @torch.no_grad()
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        u = self.x[torch.as_tensor(users)] @ self.m
-        return (u * self.v[torch.as_tensor(items)]).sum(-1).numpy()
+        u, i = self.x[torch.as_tensor(users)] @ self.m, torch.as_tensor(items)
+        return ((u * self.v[i]).sum(-1) + self.c[i]).numpy()
 
 
 def fit_emcdr(
