@@ -135,7 +135,7 @@ def test_import_billp_trajectories(tmp_path, billp_data):
 def test_bench_llm_with_the_real_agent(tmp_path):
     pytest.importorskip("llama_cpp", reason="needs the llm extra")
     out = tmp_path / "llm.json"
-    done = rlrec("bench", "llm", "--out", str(out), "--prompts", "2", "--steps", "2",
+    done = rlrec("bench", "llm", "--out", str(out), "--prompts", "2", "--users", "1",
                  "data.name=synthetic-interactive", "name=b", f"runs_dir={tmp_path}",
                  "data.synthetic.n_users=40", "data.synthetic.n_items=30",
                  "worldmodel.model=mf", "worldmodel.epochs=2", "llm.max_tokens=8",
@@ -145,7 +145,9 @@ def test_bench_llm_with_the_real_agent(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["raw"]["calls"] == 2 and result["raw"]["tokens_per_s"] > 0
-    assert result["agent"]["steps"] == 2 and result["agent"]["step_latency_s_mean"] > 0
+    assert result["agents"], result
+    for agent in result["agents"].values():  # the earlier agent and the new one, same users
+        assert agent["episodes"] == 1 and agent["steps"] >= 1 and agent["seconds_per_step"] > 0
 
 
 @pytest.mark.parametrize(

@@ -29,8 +29,8 @@ def server(tmp_path_factory):
         pytest.skip(str(err))
     port = _free_port()
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-           "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "1024",
+    cmd = [sys.executable, "-m", "rlrec.interactive.llm.model_server", "--model", str(model),
+           "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "1024",
            "--model_alias", "smollm2"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
