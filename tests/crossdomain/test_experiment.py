@@ -102,6 +102,9 @@ def test_marco_run_command(tmp_path: Path) -> None:
     out = CliRunner().invoke(marco_app, args)
     assert out.exit_code == 0, out.output
     assert "marco: mean weights" in out.output and "uniform" in out.output
+    # each domain's MF against the item mean on its held-out ratings, and the reference rows
+    assert out.output.count("biased MF held-out MAE") == 3 and "vs item mean MAE" in out.output
+    assert "item-mean" in out.output and "warm" in out.output
     bad = CliRunner().invoke(marco_app, [*args[:-1], "name=cli2", "study.methods=[nope]"])
     assert bad.exit_code == 0 or isinstance(bad.exception, ConfigError)
     bad = CliRunner().invoke(marco_app, ["run", "--methods", "nope", *TINY, f"runs_dir={tmp_path}"])
