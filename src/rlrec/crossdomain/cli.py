@@ -59,10 +59,10 @@ def run_cmd(
         pretrain_stage,
         run_cell,
         start,
+        study_methods,
+        weight_lines,
         write_results,
     )
-    from rlrec.crossdomain.methods import expand_methods
-    from rlrec.crossdomain.references import TRUTH_REFERENCES
 
     cfg = _config(config, overrides)
     run, inter, truth = start(cfg)
@@ -74,9 +74,8 @@ def run_cmd(
     task, mfs, key = pretrain_stage(run, cfg, inter, target, beta, seed)
     for line in mf_quality(mfs):
         typer.echo(line)
-    names = expand_methods([m.strip() for m in methods.split(",") if m.strip()], task.sources)
-    refs = [r for r in cfg.study.references if truth is not None or r not in TRUTH_REFERENCES]
-    names += [r for r in expand_methods(refs, task.sources) if r not in names]
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    names = study_methods(cfg, task.sources, truth, chosen)
     results = [run_cell(run, cfg, task, mfs, m, key, truth) for m in names]
     folder = run.dir / "runs" / f"{_slug(target)}-beta{beta}-seed{seed}"
     cols = [*METRIC_KEYS, "ndcg@10", "hr@10", "recall@10"]
@@ -90,24 +89,20 @@ def run_cmd(
         f"{len(task.users['test'])} cold-start test users"
     )
     typer.echo(tables.to_text(results, cols))
-    for r in results:
-        if "weights" in r:
-            w = ", ".join(f"{k} {v:.3f}" for k, v in r["weights"]["mean_weight"].items())
-            typer.echo(f"{r['method']}: mean weights {w}; entropy {r['weights']['entropy']:.3f}")
+    for line in weight_lines(results, lambda r: r["method"]):
+        typer.echo(line)
     typer.echo(f"results: {folder}/results.{{md,csv,json}}")
 
 
 def experiment_marco(config: Path | None, overrides: list[str] | None) -> None:
     """`rlrec experiment marco`: every target x beta x method x seed, one table with plots."""
     from rlrec import tables
-    from rlrec.crossdomain.experiment import METRIC_KEYS, aggregate, run_study
+    from rlrec.crossdomain.experiment import METRIC_KEYS, aggregate, run_study, weight_lines
 
     cfg = _config(config, overrides)
     rows = aggregate(run_study(cfg, progress=True))
     labelled = [{**r, "method": f"{r['target']} b={r['beta']} {r['method']}"} for r in rows]
     typer.echo(tables.to_text(labelled, list(METRIC_KEYS)))
-    for r in rows:
-        if "weights" in r:
-            w = ", ".join(f"{k} {v:.3f}" for k, v in r["weights"]["mean_weight"].items())
-            typer.echo(f"{r['target']} b={r['beta']} {r['method']}: mean weights {w}")
+    for line in weight_lines(rows, lambda r: f"{r['target']} b={r['beta']} {r['method']}"):
+        typer.echo(line)
     typer.echo(f"\nresults: {cfg.runs_dir / cfg.name}/results.{{md,csv,json}}, plots/*.png")

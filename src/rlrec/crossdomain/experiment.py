@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -233,11 +234,28 @@ def run_study(cfg: MarcoExperimentConfig, progress: bool = False) -> list[dict[s
     return results
 
 
-def study_methods(cfg: MarcoExperimentConfig, sources: list[str], truth: Truth | None) -> list[str]:
-    """The study's methods, then its reference rows (those needing a planted truth only when
-    the data has one)."""
+def study_methods(
+    cfg: MarcoExperimentConfig,
+    sources: list[str],
+    truth: Truth | None,
+    methods: list[str] | None = None,
+) -> list[str]:
+    """`methods` (default: the study's), then the reference rows not among them (those that
+    need a planted truth only when the data has one)."""
     refs = [r for r in cfg.study.references if truth is not None or r not in TRUTH_REFERENCES]
-    return expand_methods([*cfg.study.methods, *refs], sources)
+    names = expand_methods(cfg.study.methods if methods is None else methods, sources)
+    return names + [r for r in expand_methods(refs, sources) if r not in names]
+
+
+def weight_lines(rows: list[dict[str, Any]], label: Callable[[dict], str]) -> list[str]:
+    """A line per weighted method: its mean weight per source and the weights' entropy."""
+    return [
+        f"{label(r)}: mean weights "
+        + ", ".join(f"{k} {v:.3f}" for k, v in r["weights"]["mean_weight"].items())
+        + f"; entropy {r['weights']['entropy']:.3f}"
+        for r in rows
+        if "weights" in r
+    ]
 
 
 METRIC_KEYS = ("mae", "rmse", "mae_clipped", "rmse_clipped")
