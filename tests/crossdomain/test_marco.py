@@ -16,7 +16,7 @@ from rlrec.crossdomain.mappo import MappoConfig
 from rlrec.crossdomain.marco import Marco, MarcoConfig, parity_config
 from rlrec.crossdomain.mf import MFConfig, fit_mf
 
-from .synthetic import one_signal_dataset
+from .synthetic import one_signal_dataset, uniform_weight_predictions
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +54,7 @@ def test_weights_concentrate_on_the_signal_domain(signal_task) -> None:
     # the learned weights beat uniform weights on MARCO's own bridges; the separately trained
     # uniform average is not beaten here: its bridges are trained end to end under 1/n and the
     # noise domains' bridges learn to shrink (docs/marco.md, "The sparse synthetic world")
-    test_u, test_i = torch.as_tensor(test.user), torch.as_tensor(test.item)
-    with torch.no_grad():
-        e, v, c = model.embed(test_u, test_i)
-        flat = model.combine(e, v, c, torch.full(e.shape[:2], 1 / e.shape[1])).numpy()
+    flat = uniform_weight_predictions(model, test)
     assert maes["marco"] < rating_metrics(flat, test.rating, (1, 5))["mae"]
     assert maes["marco"] < maes["uniform"] + 0.03
 

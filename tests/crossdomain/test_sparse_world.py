@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rlrec.crossdomain.domains import DomainsConfig, SplitConfig, build_task, domain_interactions
 from rlrec.crossdomain.inputs import per_domain_inputs
@@ -20,6 +19,8 @@ from rlrec.crossdomain.references import fit_reference, load_truth
 from rlrec.data import DataConfig, load_dataset
 from rlrec.data.synthetic import SyntheticConfig
 from rlrec.errors import ConfigError
+
+from .synthetic import uniform_weight_predictions
 
 SMALL = SyntheticConfig(
     profile="sparse", n_users=1000, n_items=250, n_genres=4, noise=0.6, overlap=0.5, seed=3
@@ -98,9 +99,7 @@ def test_marco_weights_the_informative_source_and_transfers(world, books_task) -
     model = Marco(cfg, per_domain_inputs(task, mfs), seed=0).fit(train, val)
     w = model.weight_summary(test.user, test.item)["mean_weight"]
     mae = {"marco": _mae(model.predict(test.user, test.item), test.rating)}
-    with torch.no_grad():
-        e, v, c = model.embed(torch.as_tensor(test.user), torch.as_tensor(test.item))
-        flat = model.combine(e, v, c, torch.full(e.shape[:2], 1 / e.shape[1])).numpy()
+    flat = uniform_weight_predictions(model, test)
     mae["same bridges, uniform weights"] = _mae(flat, test.rating)
     for name in ("global-mean", "item-mean", "warm", "oracle"):
         ref = fit_reference(name, task, mfs["Books"], MFConfig(dim=4), truth, seed=0)

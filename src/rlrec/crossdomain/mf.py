@@ -111,6 +111,14 @@ def _errors(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"mae": float(np.abs(pred - y).mean()), "rmse": float(np.sqrt(((pred - y) ** 2).mean()))}
 
 
+def _item_mean_errors(
+    items: np.ndarray, y: np.ndarray, train: np.ndarray, hold: np.ndarray, n_items: int
+) -> dict[str, float]:
+    """MAE / RMSE on the held-out ratings of the damped item mean of the training ones: the
+    reference every domain's MF is reported against."""
+    return _errors(damped_item_means(items[train], y[train], n_items)[items[hold]], y[hold])
+
+
 def fit_mf(ratings: Ratings, n_users: int, n_items: int, cfg: MFConfig, seed: int) -> MF:
     """Fit one domain's MF on `ratings` (global user ids, item ids < n_items)."""
     if cfg.model == "dot":
@@ -202,8 +210,7 @@ def _fit_biased(
         pred = (mu + bu[u[hold]] + bi[i[hold]] + (p[u[hold]] * q[i[hold]]).sum(1)).numpy()
         scores[lam] = _errors(pred, y[hold])
     lam = min(cfg.regs, key=lambda x: (scores[x]["rmse"], x)) if len(hold) else cfg.regs[-1]
-    item_mean = damped_item_means(i[train], y[train], n_items)
-    reference = _errors(item_mean[i[hold]], y[hold])
+    reference = _item_mean_errors(i, y, train, hold, n_items)
     p, bu, q, bi, mu = als(u, i, y, n_users, n_items, dim, lam, cfg.sweeps, gen)  # all ratings
     user = torch.cat([p, bu[:, None]], 1).float()
     ones = torch.ones(n_items, 1, dtype=q.dtype)
@@ -268,8 +275,7 @@ def _fit_dot(ratings: Ratings, n_users: int, n_items: int, cfg: MFConfig, seed: 
     with torch.no_grad():
         pred = (best[1][u[hold]] * best[2][i[hold]]).sum(-1).numpy()
     yn = ratings.rating.astype(np.float64)
-    item_mean = damped_item_means(ratings.item[train_np], yn[train_np], n_items)
-    reference = _errors(item_mean[ratings.item[hold_np]], yn[hold_np])
+    reference = _item_mean_errors(ratings.item, yn, train_np, hold_np, n_items)
     info = {
         "model": "dot",
         "dim": cfg.dim,

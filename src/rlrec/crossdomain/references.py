@@ -87,30 +87,30 @@ class Truth:
         return users, items
 
 
-@dataclass
 class TruthPredictor:
-    truth: Truth
-    task: CrossDomainTask
-    key: str  # oracle, ideal-all, ideal[<source>]
+    """A planted-truth predictor (`key`: oracle, ideal-all, ideal[<source>]) for the target
+    domain of `task`; the task's ids are mapped to the truth's once, here."""
+
+    def __init__(self, truth: Truth, task: CrossDomainTask, key: str) -> None:
+        names = list(truth.arrays["domains"])
+        self.arrays = truth.arrays
+        self.target = names.index(task.target)
+        self.sources = [names.index(s) for s in task.sources]
+        users, items = truth.indices(task)
+        self.user_index, self.item_index = users, items[task.target]
+        self.key = f"ideal[{names.index(key[6:-1])}]" if key.startswith("ideal[") else key
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         from rlrec.data.synthetic.amazon_sparse import truth_predictions
 
-        names = list(self.truth.arrays["domains"])
-        user_index, item_index = self.truth.indices(self.task)
-        t = names.index(self.task.target)
-        sources = [names.index(s) for s in self.task.sources]
-        key = self.key
-        if key.startswith("ideal["):
-            key = f"ideal[{names.index(key[6:-1])}]"
         preds = truth_predictions(
-            self.truth.arrays,
-            t,
-            sources,
-            user_index[np.asarray(users)],
-            item_index[self.task.target][np.asarray(items)],
+            self.arrays,
+            self.target,
+            self.sources,
+            self.user_index[np.asarray(users)],
+            self.item_index[np.asarray(items)],
         )
-        return preds[key]
+        return preds[self.key]
 
 
 def _positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ import numpy as np
 
 from rlrec.atomic import atomic_path
 from rlrec.data.config import SyntheticConfig
+from rlrec.data.synthetic.amazon_sparse import membership, write_sparse
 
 __all__ = ["domain_names", "write_amazon"]
 
@@ -71,7 +72,7 @@ def write_amazon(folder: Path, cfg: SyntheticConfig) -> None:
     tastes = np.sqrt(c) * shared + np.sqrt(1 - c) * rng.standard_normal(
         (n_domains, n_users, n_genres)
     )  # [D, U, G]
-    members = _membership(rng, n_users, n_domains, cfg.overlap)  # [U, D]
+    members = membership(rng, n_users, n_domains, cfg.overlap)  # [U, D]
     main_genre = rng.integers(0, n_genres, (n_domains, n_items))
     genres = np.zeros((n_domains, n_items, n_genres))
     d_idx, j_idx = np.meshgrid(np.arange(n_domains), np.arange(n_items), indexing="ij")
@@ -110,8 +111,6 @@ def write_amazon(folder: Path, cfg: SyntheticConfig) -> None:
 
 def _write_sparse(folder: Path, cfg: SyntheticConfig) -> None:
     """The `sparse` profile (amazon_sparse.py): its ratings in the same dump format."""
-    from rlrec.data.synthetic.amazon_sparse import write_sparse
-
     rng = np.random.default_rng(cfg.seed)
     names = domain_names(4)
     user_ids = _ids(rng, "A", 13, cfg.n_users)
@@ -126,22 +125,6 @@ def _write_sparse(folder: Path, cfg: SyntheticConfig) -> None:
         np.savez_compressed(
             f, domains=np.array(names), user_ids=user_ids, item_ids=item_ids, **truth
         )
-
-
-def _membership(rng: np.random.Generator, n_users: int, n_domains: int, overlap: float):
-    """[U, D] bool: the first round(overlap * U) of a random order in all domains, the rest
-    in a random non-empty proper subset (redrawn until it is one)."""
-    members = np.ones((n_users, n_domains), dtype=bool)
-    if n_domains == 1:
-        return members
-    rest = rng.permutation(n_users)[round(overlap * n_users) :]
-    todo = rest
-    while len(todo):
-        draw = rng.random((len(todo), n_domains)) < 0.5
-        members[todo] = draw
-        n_in = draw.sum(1)
-        todo = todo[(n_in == 0) | (n_in == n_domains)]
-    return members
 
 
 def _ids(rng: np.random.Generator, prefix: str, length: int, n: int) -> np.ndarray:

@@ -41,7 +41,7 @@ import numpy as np
 from rlrec.atomic import write_text
 from rlrec.errors import ConfigError
 
-__all__ = ["correlation", "truth_predictions", "write_sparse"]
+__all__ = ["correlation", "membership", "truth_predictions", "write_sparse"]
 
 MU = 3.8  # mean expected stars: with clipping, about half the ratings are 5
 USER_BIAS = 0.6
@@ -86,7 +86,7 @@ def write_sparse(folder: Path, cfg, names: list[str], user_ids: np.ndarray, item
     factors = rng.standard_normal((4, n_items, n_genres)) / np.sqrt(n_genres)
     item_bias = rng.normal(0.0, ITEM_BIAS, (4, n_items))
     popularity = rng.normal(0.0, POPULARITY, (4, n_items))
-    members = _membership(rng, n_users, cfg.overlap)
+    members = membership(rng, n_users, 4, cfg.overlap)
 
     rows = []
     for d in range(4):
@@ -127,14 +127,18 @@ def write_sparse(folder: Path, cfg, names: list[str], user_ids: np.ndarray, item
     return rows, truth
 
 
-def _membership(rng: np.random.Generator, n_users: int, overlap: float) -> np.ndarray:
-    members = np.ones((n_users, 4), dtype=bool)
+def membership(rng: np.random.Generator, n_users: int, n_domains: int, overlap: float):
+    """[U, D] bool: the first round(overlap * U) of a random order in all domains, the rest
+    in a random non-empty proper subset (redrawn until it is one). Both Amazon profiles."""
+    members = np.ones((n_users, n_domains), dtype=bool)
+    if n_domains == 1:
+        return members
     todo = rng.permutation(n_users)[round(overlap * n_users) :]
     while len(todo):
-        draw = rng.random((len(todo), 4)) < 0.5
+        draw = rng.random((len(todo), n_domains)) < 0.5
         members[todo] = draw
         n_in = draw.sum(1)
-        todo = todo[(n_in == 0) | (n_in == 4)]
+        todo = todo[(n_in == 0) | (n_in == n_domains)]
     return members
 
 
