@@ -18,20 +18,14 @@ import pytest
 
 from rlrec.interactive.baselines.heuristics import RandomPolicy
 from rlrec.interactive.env import VectorRecEnv
-from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
+from rlrec.interactive.evaluate import evaluate_policy, summarize
 from rlrec.interactive.ilrec import ILRec, ILRecConfig
 from rlrec.interactive.rollout import rollout
 from rlrec.interactive.synthetic_world import synthetic_world
 from rlrec.interactive.training import fit
 
-EVAL = EvaluationConfig(n_users=30, seeds=[0, 1, 2])
-QUICK = {
-    "logit_clamp": 5.0,
-    "discriminator_every": 64,
-    "episodes_per_iteration": 16,
-    "updates_per_iteration": 16,
-    "batch_size": 64,
-}
+from .test_ilrec import EVAL, QUICK  # the same small world, the same schedule
+
 EPISODES, SEEDS, NOISE = 300, (0, 1), 1.5
 
 
