@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 
-from rlrec.interactive.demos import DemoStore
-from rlrec.interactive.offline_data import scripted_demos
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.demos.store import DemoStore
+from rlrec.interactive.experience.offline_data import scripted_demos
+from rlrec.interactive.world.worldmodel import WorldModel
 from tests.test_cli import assert_user_error, rlrec
 
 COMMON = (

@@ -7,7 +7,7 @@ package. Two checks:
 
 - no cycle between modules (`cycles`), so each module can be read after the ones it imports;
 - no cycle either once each sub-package is one node (`coarse_graph`): `rlrec.interactive.llm.agent`
-  needing `rlrec.interactive.grounding` while grounding needs `rlrec.interactive.llm.memory`
+  needing `rlrec.interactive.text.grounding` while grounding needs `rlrec.interactive.llm.memory`
   ties grounding and the `llm` package together even without a module-level cycle;
 - the library packages (`LIBRARY`) never import a command or a benchmark (`TOOLS`).
 """
@@ -140,8 +140,8 @@ def coarse_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_the_graph_is_read_from_the_source():
     graph = import_graph()
-    assert "rlrec.interactive.ilrec" in graph
-    assert "rlrec.interactive.training" in graph["rlrec.interactive.ilrec"]
+    assert "rlrec.interactive.learners.ilrec" in graph
+    assert "rlrec.interactive.learners.training" in graph["rlrec.interactive.learners.ilrec"]
 
 
 def test_a_cycle_is_found():

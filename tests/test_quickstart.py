@@ -15,9 +15,9 @@ import rlrec.crossdomain.experiment as marco_experiment
 import rlrec.interactive.llm.generate as generate
 from rlrec.config import load_config
 from rlrec.experiment import ExperimentConfig
-from rlrec.interactive.grounding import display_catalogue, embedder_and_grounder
 from rlrec.interactive.llm.agent import LLMAgent
 from rlrec.interactive.llm.backends import LLMConfig
+from rlrec.interactive.text.grounding import display_catalogue, embedder_and_grounder
 from rlrec.quickstart import run_quickstart
 from tests.scripted_llm import ScriptedServer
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from rlrec.errors import DataError, RlrecError
-from rlrec.interactive.training import restore
+from rlrec.interactive.learners.training import restore
 
 
 class _Tiny:

@@ -202,7 +202,7 @@ def evaluate(
     """Evaluate policies on the standard test users of an experiment's world model."""
     from rlrec import tables
     from rlrec.experiment import LLM_POLICIES, evaluate_stage, table_columns, world_stages
-    from rlrec.interactive.baselines.heuristics import HEURISTICS
+    from rlrec.interactive.learners.baselines.heuristics import HEURISTICS
 
     known = (*HEURISTICS, *LLM_POLICIES)
     names = [p.strip() for p in policy.split(",") if p.strip()]
@@ -452,8 +452,8 @@ def demos_import_billp(
 ) -> None:
     """Convert BiLLP's LLM trajectories into a demonstration store, with a report."""
     from rlrec.data.billp import load_billp
-    from rlrec.interactive.billp_trajs import import_billp_trajs
-    from rlrec.interactive.grounding import make_grounder
+    from rlrec.interactive.demos.billp_trajs import import_billp_trajs
+    from rlrec.interactive.text.grounding import make_grounder
 
     for f in files:
         if not f.is_file():
@@ -503,7 +503,7 @@ def demos_generate(
 def _echo_demos(store_path: Path) -> None:
     """Write the store's transition table for learning beside it, and say where both are."""
     from rlrec.atomic import write_parquet
-    from rlrec.interactive.demos import DemoStore, transitions
+    from rlrec.interactive.demos.store import DemoStore, transitions
 
     table = store_path.with_name(store_path.name.removesuffix(".jsonl") + ".transitions.parquet")
     write_parquet(table, transitions(DemoStore.read(store_path)))

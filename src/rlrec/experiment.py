@@ -23,17 +23,12 @@ from rlrec.crossdomain.config import MarcoExperimentConfig
 from rlrec.data import DataConfig, Dataset, format_summary, load_dataset, summarize
 from rlrec.data.registry import cache_folder
 from rlrec.interactive.env import QuitConfig
-from rlrec.interactive.evaluate import (
-    METRICS,
-    EvaluationConfig,
-    evaluate_policy,
-    standard_users,
-)
+from rlrec.interactive.evaluate import METRICS, EvaluationConfig, evaluate_policy
 from rlrec.interactive.evaluate import summarize as summarize_seeds
 from rlrec.interactive.experiment_config import InteractiveConfig
 from rlrec.interactive.references import LLM_POLICIES, expert_episodes, reference_policy
-from rlrec.interactive.world_builder import make_world_model
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.world_builder import make_world_model
+from rlrec.interactive.world.worldmodel import WorldModel, standard_users
 from rlrec.runs import Run, create_run
 from rlrec.runtime import apply_threads, seed_everything
 
@@ -132,7 +127,7 @@ def calibrate(world: WorldModel, ds: Dataset, cfg: ExperimentConfig) -> dict[str
     """Mean episode length on the standard test users of unguarded random and greedy policies:
     how the simulator's quit rule treats a naive policy (compare BiLLP: agents last ~8-17 turns).
     """
-    from rlrec.interactive.baselines.heuristics import make_heuristic
+    from rlrec.interactive.learners.baselines.heuristics import make_heuristic
 
     ev = EvaluationConfig(
         n_users=cfg.evaluation.n_users, seeds=[cfg.seed], quit=cfg.evaluation.quit

@@ -39,12 +39,13 @@ from torch import nn
 
 from rlrec.atomic import atomic_path, sha256_file
 from rlrec.errors import DataError
-from rlrec.interactive.baselines.bcq import BCQ, constrained_q
-from rlrec.interactive.baselines.common import PolicyNetwork
-from rlrec.interactive.baselines.sqn import SQN
-from rlrec.interactive.nets import ActorCritic, QNetwork, StateBatch
-from rlrec.interactive.rollout import TorchPolicy
-from rlrec.interactive.training import Learner
+from rlrec.interactive.experience.batches import StateBatch
+from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.learners.baselines.bcq import BCQ, constrained_q
+from rlrec.interactive.learners.baselines.common import PolicyNetwork
+from rlrec.interactive.learners.baselines.sqn import SQN
+from rlrec.interactive.learners.nets import ActorCritic, QNetwork
+from rlrec.interactive.learners.training import Learner
 from rlrec.runs import package_versions
 
 log = logging.getLogger("rlrec")
@@ -171,7 +172,7 @@ def artefact_from_run(
     from rlrec.data import load_dataset
     from rlrec.experiment import ExperimentConfig
     from rlrec.interactive.study import policy_path, trained_learner
-    from rlrec.interactive.worldmodel import WorldModel
+    from rlrec.interactive.world.worldmodel import WorldModel
     from rlrec.runs import Run
 
     run_dir = Path(run_dir)

@@ -7,12 +7,12 @@ import shutil
 import numpy as np
 
 from rlrec.distributed.demos import generate_demos_distributed, shard_episodes
-from rlrec.interactive.demos import DemoStore
+from rlrec.interactive.demos.store import DemoStore
 from rlrec.interactive.env import QuitConfig
-from rlrec.interactive.grounding import display_catalogue, embedder_and_grounder
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
 from rlrec.interactive.llm.backends import LLMConfig
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.text.grounding import display_catalogue, embedder_and_grounder
+from rlrec.interactive.world.worldmodel import WorldModel
 from tests.scripted_llm import ScriptedServer
 
 QUIT = QuitConfig(check_first_step=False, max_turns=4)

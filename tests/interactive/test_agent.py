@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlrec.interactive.demos import DemoStore
+from rlrec.interactive.demos.store import DemoStore
 from rlrec.interactive.env import QuitConfig
-from rlrec.interactive.grounding import NgramGrounder
 from rlrec.interactive.llm import prompts
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent, parse_action, parse_value
 from rlrec.interactive.llm.backends import Backend, LLMConfig, Message, approx_tokens
 from rlrec.interactive.llm.generate import generate_demos
 from rlrec.interactive.llm.memory import NgramEmbedder, VectorMemory
 from rlrec.interactive.llm.replay import ReplayBackend, record_chat
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.text.grounding import NgramGrounder
+from rlrec.interactive.world.worldmodel import WorldModel
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance"]
 TITLES = [

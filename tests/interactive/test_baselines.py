@@ -9,19 +9,19 @@ import pytest
 import torch
 
 from rlrec.errors import ConfigError
-from rlrec.interactive.baselines import BASELINES, BaselinesConfig, make_baseline
-from rlrec.interactive.baselines.cql import cql_penalty
-from rlrec.interactive.baselines.dorl import dorl_rewards, window_entropy
-from rlrec.interactive.baselines.dqn import td_target
-from rlrec.interactive.baselines.heuristics import RandomPolicy
 from rlrec.interactive.env import QuitConfig, VectorRecEnv
 from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy
-from rlrec.interactive.nets import Batch, state_batch
-from rlrec.interactive.offline_data import logged_transitions
-from rlrec.interactive.rollout import rollout
-from rlrec.interactive.training import fit
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.batches import Batch, state_batch
+from rlrec.interactive.experience.offline_data import logged_transitions
+from rlrec.interactive.experience.rollout import rollout
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines import BASELINES, BaselinesConfig, make_baseline
+from rlrec.interactive.learners.baselines.cql import cql_penalty
+from rlrec.interactive.learners.baselines.dorl import dorl_rewards, window_entropy
+from rlrec.interactive.learners.baselines.dqn import td_target
+from rlrec.interactive.learners.baselines.heuristics import RandomPolicy
+from rlrec.interactive.learners.training import fit
+from rlrec.interactive.world.worldmodel import WorldModel
 
 QUIT = QuitConfig(max_turns=20)  # short episodes keep the tests fast
 EVAL = EvaluationConfig(n_users=40, seeds=[0, 1], quit=QUIT)

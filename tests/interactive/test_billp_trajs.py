@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from rlrec.errors import DataError
-from rlrec.interactive.billp_trajs import import_billp_trajs, parse_billp_file
-from rlrec.interactive.demos import DemoStore, transitions
-from rlrec.interactive.grounding import NgramGrounder, normalise_title
+from rlrec.interactive.demos.billp_trajs import import_billp_trajs, parse_billp_file
+from rlrec.interactive.demos.store import DemoStore, transitions
+from rlrec.interactive.text.grounding import NgramGrounder, normalise_title
 
 NAME = "amazon_train_0_100_gpt-3.5-turbo-16k_0.5_2024-01-17-21-28-32.json"
 CATALOGUE = pd.DataFrame(

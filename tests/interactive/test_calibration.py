@@ -1,4 +1,4 @@
-"""Calibrating a learned world to a recorded agent run (`rlrec.interactive.calibration`)."""
+"""Calibrating a learned world to a recorded agent run (`rlrec.interactive.world.calibration`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlrec.interactive.calibration import (
+from rlrec.interactive.world.calibration import (
     CalibrationConfig,
     Recorded,
     apply_link,
@@ -24,7 +24,7 @@ from rlrec.interactive.calibration import (
     replay_lengths,
     rule_fires,
 )
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 
 # -- the fitted parameters, on planted worlds ----------------------------------------------------
 

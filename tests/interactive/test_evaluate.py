@@ -6,14 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlrec.interactive.baselines.heuristics import (
-    GreedyPolicy,
-    OraclePolicy,
-    PopularityPolicy,
-    RandomPolicy,
-    item_popularity,
-    make_heuristic,
-)
 from rlrec.interactive.env import QuitConfig, Reason
 from rlrec.interactive.evaluate import (
     EpisodeStats,
@@ -23,7 +15,15 @@ from rlrec.interactive.evaluate import (
     standard_users,
     summarize,
 )
-from rlrec.interactive.worldmodel import WorldModel, pairwise_euclidean
+from rlrec.interactive.learners.baselines.heuristics import (
+    GreedyPolicy,
+    OraclePolicy,
+    PopularityPolicy,
+    RandomPolicy,
+    item_popularity,
+    make_heuristic,
+)
+from rlrec.interactive.world.worldmodel import WorldModel, pairwise_euclidean
 
 
 def test_standard_users_follow_billps_rule():

@@ -16,13 +16,13 @@ What these budgets do not show: IL-Rec beating the good expert itself (docs/ilre
 import numpy as np
 import pytest
 
-from rlrec.interactive.baselines.heuristics import RandomPolicy
 from rlrec.interactive.env import VectorRecEnv
 from rlrec.interactive.evaluate import evaluate_policy, summarize
-from rlrec.interactive.ilrec import ILRec, ILRecConfig
-from rlrec.interactive.rollout import rollout
-from rlrec.interactive.synthetic_world import synthetic_world
-from rlrec.interactive.training import fit
+from rlrec.interactive.experience.rollout import rollout
+from rlrec.interactive.learners.baselines.heuristics import RandomPolicy
+from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
+from rlrec.interactive.learners.training import fit
+from rlrec.interactive.world.synthetic_world import synthetic_world
 
 from .test_ilrec import EVAL, QUICK  # the same small world, the same schedule
 

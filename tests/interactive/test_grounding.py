@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from rlrec.interactive.grounding import display_catalogue, display_title
 from rlrec.interactive.llm.agent import parse_action
+from rlrec.interactive.text.grounding import display_catalogue, display_title
 
 
 @pytest.mark.parametrize(

@@ -8,18 +8,18 @@ import torch
 from rlrec.errors import ConfigError
 from rlrec.interactive.env import VectorRecEnv
 from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
-from rlrec.interactive.ilrec import ILRec, ILRecConfig
-from rlrec.interactive.irl import (
+from rlrec.interactive.experience.offline_data import scripted_demos
+from rlrec.interactive.experience.rollout import rollout
+from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
+from rlrec.interactive.learners.irl import (
     Discriminator,
     irl_reward,
     log_density_ratio,
     state_action_text,
 )
-from rlrec.interactive.offline_data import scripted_demos
-from rlrec.interactive.rollout import rollout
-from rlrec.interactive.synthetic_world import synthetic_world
-from rlrec.interactive.training import fit
-from rlrec.interactive.weighting import demo_advantage, demo_weights
+from rlrec.interactive.learners.training import fit
+from rlrec.interactive.learners.weighting import demo_advantage, demo_weights
+from rlrec.interactive.world.synthetic_world import synthetic_world
 
 EVAL = EvaluationConfig(n_users=30, seeds=[0, 1, 2])
 # a small world learns faster with more, smaller updates than the default schedule
@@ -60,7 +60,7 @@ def r_traj(policy, world):
 
 
 def random_r_traj(world):
-    from rlrec.interactive.baselines.heuristics import RandomPolicy
+    from rlrec.interactive.learners.baselines.heuristics import RandomPolicy
 
     return r_traj(RandomPolicy(), world)
 

@@ -9,26 +9,27 @@ import torch
 from rlrec.errors import DataError
 from rlrec.interactive.env import QuitConfig, VectorRecEnv
 from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
-from rlrec.interactive.nets import ActorCritic, state_batch
-from rlrec.interactive.offline_data import logged_transitions
-from rlrec.interactive.replay import (
+from rlrec.interactive.experience.batches import state_batch
+from rlrec.interactive.experience.buffer import (
     ReplayBuffer,
     mixed_sample,
     weighted_sample_without_replacement,
 )
-from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
-from rlrec.interactive.synthetic_world import synthetic_world
-from rlrec.interactive.training import (
+from rlrec.interactive.experience.offline_data import logged_transitions
+from rlrec.interactive.experience.rollout import TorchPolicy, rollout, sampler
+from rlrec.interactive.experience.transitions import (
+    Transitions,
+    discounted_returns,
+    windows_from_episodes,
+)
+from rlrec.interactive.learners.nets import ActorCritic
+from rlrec.interactive.learners.training import (
     from_storable,
     load_checkpoint,
     save_checkpoint,
     to_storable,
 )
-from rlrec.interactive.transitions import (
-    Transitions,
-    discounted_returns,
-    windows_from_episodes,
-)
+from rlrec.interactive.world.synthetic_world import synthetic_world
 
 
 @pytest.fixture(scope="module")

@@ -169,9 +169,9 @@ def test_openai_scores_a_numbered_choice_in_one_request(tmp_path):
 def test_openai_choice_without_logprobs_is_written_instead(tmp_path, top):
     """A server without logprobs (or listing no label): the agent asks for the number as text,
     still one request for the actor."""
-    from rlrec.interactive.grounding import NgramGrounder
     from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
     from rlrec.interactive.llm.memory import NgramEmbedder
+    from rlrec.interactive.text.grounding import NgramGrounder
     from tests.interactive.test_agent import tiny_world
 
     world = tiny_world()

@@ -71,10 +71,10 @@ def test_openai_backend_against_the_real_server(server, tmp_path):
 
 def test_demonstrations_through_the_real_server(server, tmp_path):
     from rlrec.interactive.env import QuitConfig
-    from rlrec.interactive.grounding import NgramGrounder
     from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
     from rlrec.interactive.llm.generate import generate_demos
     from rlrec.interactive.llm.memory import NgramEmbedder
+    from rlrec.interactive.text.grounding import NgramGrounder
     from tests.interactive.test_agent import TITLES, tiny_world
 
     tiny = tiny_world()  # the agent tests' 3-user, 20-title world

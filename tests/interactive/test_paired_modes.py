@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from rlrec.interactive.baselines.heuristics import RandomPolicy
 from rlrec.interactive.evaluate import (
     EvaluationConfig,
     add_other_mode,
@@ -10,8 +9,9 @@ from rlrec.interactive.evaluate import (
     evaluate_policy,
     mode_key,
 )
+from rlrec.interactive.learners.baselines.heuristics import RandomPolicy
 from rlrec.interactive.study import paired_columns
-from rlrec.interactive.synthetic_world import synthetic_world
+from rlrec.interactive.world.synthetic_world import synthetic_world
 from rlrec.report import ilrec_columns
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from rlrec.errors import ConfigError
-from rlrec.interactive import ratingfit as rf
-from rlrec.interactive import ratingmodels as rm
+from rlrec.interactive.world import ratingfit as rf
+from rlrec.interactive.world import ratingmodels as rm
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from rlrec.data import DataConfig, load_dataset
-from rlrec.interactive.baselines.heuristics import HEURISTICS, make_heuristic
 from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
-from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
+from rlrec.interactive.learners.baselines.heuristics import HEURISTICS, make_heuristic
+from rlrec.interactive.world.world_builder import WorldModelConfig, make_world_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

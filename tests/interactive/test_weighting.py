@@ -3,7 +3,7 @@ the discriminator's ratio relative to its mean, clipped, never renormalised."""
 
 import numpy as np
 
-from rlrec.interactive.weighting import advantage_weights, demo_weights
+from rlrec.interactive.learners.weighting import advantage_weights, demo_weights
 
 
 def test_advantage_weights_keep_their_absolute_scale():

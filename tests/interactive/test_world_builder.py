@@ -1,4 +1,4 @@
-"""Learned world models (`rlrec.interactive.world_builder`) and how `make_world_model` picks."""
+"""Learned world models (`interactive.world.world_builder`) and how `make_world_model` picks."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from rlrec.data import DataConfig, Dataset, load_dataset
 from rlrec.data.dataset import interactions_frame
 from rlrec.data.synthetic import SyntheticConfig
 from rlrec.errors import DataError
-from rlrec.interactive.world_builder import (
+from rlrec.interactive.world.world_builder import (
     WorldModelConfig,
     auc,
     build_world_model,
     make_world_model,
     to_reward,
 )
-from rlrec.interactive.worldmodel import SPLITS, WorldModel
+from rlrec.interactive.world.worldmodel import SPLITS, WorldModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -221,9 +221,9 @@ def _billp_run(folder: Path, name: str, users: list[int], rewards, rng) -> Path:
 
 
 def test_two_calibrated_worlds_on_standard_test_users(tmp_path: Path) -> None:
-    from rlrec.interactive.calibration import CalibrationConfig
     from rlrec.interactive.env import VectorRecEnv
-    from rlrec.interactive.evaluate import standard_users
+    from rlrec.interactive.world.calibration import CalibrationConfig
+    from rlrec.interactive.world.worldmodel import standard_users
     from rlrec.runs import create_run
 
     ds = implicit_dataset()
@@ -273,7 +273,7 @@ def test_two_calibrated_worlds_on_standard_test_users(tmp_path: Path) -> None:
 
 
 def test_billp_matrices_ignore_the_calibration(tmp_path: Path) -> None:
-    from rlrec.interactive.calibration import CalibrationConfig
+    from rlrec.interactive.world.calibration import CalibrationConfig
 
     ds = dataclasses.replace(implicit_dataset(n_users=6), name="billp-amazon")
     n_items = len(ds.items)

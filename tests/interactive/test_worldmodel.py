@@ -1,4 +1,4 @@
-"""The world-model artefact (`rlrec.interactive.worldmodel`): BiLLP's own matrices, distances."""
+"""The world-model artefact (`interactive.world.worldmodel`): BiLLP's own matrices, distances."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 from rlrec.data.billp import load_billp
-from rlrec.interactive.world_builder import WorldModelConfig, make_world_model
-from rlrec.interactive.worldmodel import WorldModel, pairwise_euclidean, world_model_from_billp
+from rlrec.interactive.world.world_builder import WorldModelConfig, make_world_model
+from rlrec.interactive.world.worldmodel import (
+    WorldModel,
+    pairwise_euclidean,
+    world_model_from_billp,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

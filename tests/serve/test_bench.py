@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 from rlrec.serve.bench import bench_serve
 from tests.interactive.test_agent import make_agent
 

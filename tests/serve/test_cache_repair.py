@@ -10,7 +10,7 @@ from rlrec.config import load_config
 from rlrec.data import load_dataset
 from rlrec.experiment import ExperimentConfig
 from rlrec.interactive.study import train_one
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 from rlrec.runs import Run
 from rlrec.serve.model import LoadedPolicy
 

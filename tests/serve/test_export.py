@@ -35,7 +35,7 @@ from rlrec.export import (
     read_manifest,
     write_artefact,
 )
-from rlrec.interactive.nets import NEW_USER, state_batch
+from rlrec.interactive.experience.batches import NEW_USER, state_batch
 
 TOKEN = "export-test-token"
 SERVE = "import sys; from rlrec.cli import main; sys.argv = ['rlrec', *sys.argv[1:]]; main()"
@@ -96,7 +96,7 @@ def _trained(run_dir: Path, method: str = "il-rec", seed: int = 0):
     from rlrec.data import load_dataset
     from rlrec.experiment import ExperimentConfig
     from rlrec.interactive.study import trained_learner
-    from rlrec.interactive.worldmodel import WorldModel
+    from rlrec.interactive.world.worldmodel import WorldModel
     from rlrec.runs import Run
 
     cfg = load_config(ExperimentConfig, run_dir / "config.yaml", [])
@@ -220,8 +220,8 @@ def test_every_learned_policy_survives_the_round_trip(method, tmp_path):
     """Untrained (seeded) learners: what is checked is that the file rebuilds each kind of
     scoring network (actor-critic, policy head, Q head, SQN's supervised head, BCQ's
     constrained Q) with exactly its scores."""
-    from rlrec.interactive.baselines import BaselinesConfig, make_baseline
-    from rlrec.interactive.ilrec import ILRec, ILRecConfig
+    from rlrec.interactive.learners.baselines import BaselinesConfig, make_baseline
+    from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
     from tests.interactive.test_baselines import behaviour_episodes, preference_world
 
     world = preference_world(n_users=12, n_items=30)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from rlrec.bench import machine_info
 from rlrec.interactive.env import QuitConfig, RecEnv, VectorRecEnv
-from rlrec.interactive.worldmodel import pairwise_euclidean
+from rlrec.interactive.world.worldmodel import pairwise_euclidean
 
 REWARD_MAX = 5.3
 EMBEDDING_DIM = 32

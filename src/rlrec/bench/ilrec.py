@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from rlrec.bench import machine_info
 from rlrec.interactive.evaluate import Observation
-from rlrec.interactive.ilrec import ILRec, ILRecConfig
-from rlrec.interactive.offline_data import scripted_demos
-from rlrec.interactive.rollout import TorchPolicy
-from rlrec.interactive.synthetic_world import synthetic_world
+from rlrec.interactive.experience.offline_data import scripted_demos
+from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
+from rlrec.interactive.world.synthetic_world import synthetic_world
 
 
 def bench_ilrec(

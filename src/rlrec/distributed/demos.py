@@ -26,12 +26,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rlrec.distributed import map_tasks
-from rlrec.interactive.demos import DemoStore, Episode, report
+from rlrec.interactive.demos.store import DemoStore, Episode, report
 from rlrec.interactive.env import QuitConfig, RecEnv
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
 from rlrec.interactive.llm.backends import LLMConfig
 from rlrec.interactive.llm.generate import run_episode, store_header
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 
 __all__ = ["generate_demos_distributed", "generate_shard", "merge_shards", "shard_episodes"]
 

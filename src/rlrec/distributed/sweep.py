@@ -56,7 +56,7 @@ def train_interactive_cell(
     from rlrec.data import load_dataset
     from rlrec.experiment import ExperimentConfig
     from rlrec.interactive.study import needs, prepare_data, train_stage
-    from rlrec.interactive.worldmodel import WorldModel
+    from rlrec.interactive.world.worldmodel import WorldModel
     from rlrec.runs import Run
     from rlrec.runtime import apply_threads
 
@@ -94,7 +94,7 @@ def register_sweep_method(name: str, method: SweepMethod) -> None:
 
 
 def _method(name: str) -> SweepMethod:
-    from rlrec.interactive.baselines import BASELINES
+    from rlrec.interactive.learners.baselines import BASELINES
     from rlrec.interactive.study import COLUMNS, ILREC_VARIANTS
 
     if name in SWEEP_METHODS:

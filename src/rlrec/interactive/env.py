@@ -51,7 +51,7 @@ from rlrec.config import Config
 from rlrec.errors import DataError
 
 if TYPE_CHECKING:
-    from rlrec.interactive.worldmodel import WorldModel
+    from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class QuitConfig(Config):

@@ -2,7 +2,7 @@
 docs/ilrec.md#evaluation-protocol).
 
 - Users: the standard 100 test users, BiLLP's rule: the sorted test-split users shuffled with
-  `random.Random(233)`, first 100 (`standard_users`); the list is saved with each run.
+  `random.Random(233)`, first 100 (`worldmodel.standard_users`); the list is saved with each run.
 - One episode per user, all users stepped together in the vectorised environment; actions
   sampled (`greedy=False`, the papers' protocol) or greedy; repeated for several seeds and
   reported as mean ± std over seeds.
@@ -23,7 +23,6 @@ docs/ilrec.md#evaluation-protocol).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -32,7 +31,7 @@ from pydantic import Field
 
 from rlrec.config import Config
 from rlrec.interactive.env import QuitConfig, Reason, VectorRecEnv
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel, standard_users
 
 METRICS = ("Len", "R_each", "R_traj", "Len_excl", "R_traj_excl", "coverage")
 ALIASES = {"len_tra": "Len", "R_tra": "R_traj", "ctr": "R_each"}
@@ -74,13 +73,6 @@ class Policy(Protocol):
         """[B] item ids; must avoid `obs.banned` when it is given. A policy may also define
         `observe(actions, rewards, done, reasons, active)`, called after every step."""
         ...
-
-
-def standard_users(test_users: np.ndarray, n: int = 100, seed: int = 233) -> np.ndarray:
-    """BiLLP's standard test users: sorted ids, `random.Random(seed).shuffle`, first n."""
-    ids = sorted(np.asarray(test_users).tolist())
-    random.Random(seed).shuffle(ids)
-    return np.asarray(ids[: min(n, len(ids))])
 
 
 @dataclass

@@ -15,12 +15,12 @@ from pydantic import Field
 from rlrec.config import Config
 from rlrec.data.config import DataConfig
 from rlrec.errors import ConfigError
-from rlrec.interactive.baselines import BASELINES, BaselinesConfig
 from rlrec.interactive.evaluate import EvaluationConfig
-from rlrec.interactive.ilrec import ILRecConfig
+from rlrec.interactive.learners.baselines import BASELINES, BaselinesConfig
+from rlrec.interactive.learners.ilrec import ILRecConfig
 from rlrec.interactive.llm.agent import AgentConfig
 from rlrec.interactive.llm.backends import LLMConfig
-from rlrec.interactive.world_builder import WorldModelConfig
+from rlrec.interactive.world.world_builder import WorldModelConfig
 
 ABLATIONS: dict[str, dict[str, Any]] = {
     "w/o w": {"use_weights": False},

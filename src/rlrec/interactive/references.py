@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.dataset import Dataset
-from rlrec.interactive.baselines.heuristics import make_heuristic
 from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.experiment_config import InteractiveConfig
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.learners.baselines.heuristics import make_heuristic
+from rlrec.interactive.world.worldmodel import WorldModel
 
 LLM_POLICIES = ("llm-actonly", "llm-react", "llm-reflexion", "llm-billp")
 

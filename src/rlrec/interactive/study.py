@@ -34,8 +34,7 @@ from rlrec import tables
 from rlrec.atomic import write_json, write_text
 from rlrec.data.dataset import Dataset
 from rlrec.errors import ConfigError, DataError
-from rlrec.interactive.baselines import BASELINES, data_source, make_baseline
-from rlrec.interactive.demos import DemoStore
+from rlrec.interactive.demos.store import DemoStore
 from rlrec.interactive.evaluate import (
     add_other_mode,
     evaluate_modes,
@@ -44,18 +43,23 @@ from rlrec.interactive.evaluate import (
     other_mode,
     summarize,
 )
+from rlrec.interactive.experience.offline_data import (
+    Demonstrations,
+    demo_transitions,
+    logged_transitions,
+)
+from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.experiment_config import (
     ABLATIONS,
     ILREC_VARIANTS,
     InteractiveConfig,
     StudyConfig,
 )
-from rlrec.interactive.ilrec import ILRec
-from rlrec.interactive.offline_data import Demonstrations, demo_transitions, logged_transitions
+from rlrec.interactive.learners.baselines import BASELINES, data_source, make_baseline
+from rlrec.interactive.learners.ilrec import ILRec
+from rlrec.interactive.learners.training import CHECKPOINT, Learner, fit, restore
 from rlrec.interactive.references import reference_policy
-from rlrec.interactive.training import CHECKPOINT, Learner, fit, restore
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 from rlrec.runs import Run
 
 log = logging.getLogger("rlrec")
@@ -101,7 +105,7 @@ def make_learner(
         ilrec_cfg = cfg.ilrec.model_copy(update=ILREC_VARIANTS[method])
         embedder = None
         if ilrec_cfg.features == "text":  # the state-action text, embedded by all-MiniLM-L6-v2
-            from rlrec.interactive.embeddings import SentenceEmbedder
+            from rlrec.interactive.text.embeddings import SentenceEmbedder
 
             embedder = SentenceEmbedder()
         use = demos if ilrec_cfg.use_demos else None

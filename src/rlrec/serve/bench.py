@@ -60,7 +60,7 @@ def bench_serve(
     `warmup` requests go first and are not counted."""
     from rlrec.config import load_config
     from rlrec.experiment import ExperimentConfig
-    from rlrec.interactive.worldmodel import WorldModel
+    from rlrec.interactive.world.worldmodel import WorldModel
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():

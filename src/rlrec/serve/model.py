@@ -31,7 +31,7 @@ import torch
 
 from rlrec.errors import DataError
 from rlrec.export import Artefact, read_artefact
-from rlrec.interactive.nets import NEW_USER, StateBatch, state_batch
+from rlrec.interactive.experience.batches import NEW_USER, StateBatch, state_batch
 
 log = logging.getLogger("rlrec")
 

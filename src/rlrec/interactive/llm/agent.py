@@ -63,15 +63,15 @@ from pydantic import Field
 
 from rlrec.config import Config
 from rlrec.errors import RlrecError
-from rlrec.interactive.grounding import (
+from rlrec.interactive.llm import prompts
+from rlrec.interactive.llm.backends import Backend, Completion, Message, Scored
+from rlrec.interactive.llm.memory import Embedder, VectorMemory
+from rlrec.interactive.text.grounding import (
     Grounder,
     display_catalogue,
     exact_lookup,
     normalise_title,
 )
-from rlrec.interactive.llm import prompts
-from rlrec.interactive.llm.backends import Backend, Completion, Message, Scored
-from rlrec.interactive.llm.memory import Embedder, VectorMemory
 
 __all__ = ["AgentConfig", "LLMAgent", "parse_action", "parse_value"]
 

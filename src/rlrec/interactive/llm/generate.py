@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from rlrec.interactive.demos import DemoStore, report
+from rlrec.interactive.demos.store import DemoStore, report
 from rlrec.interactive.env import QuitConfig, RecEnv
 from rlrec.interactive.llm import LLMConfig, make_backend
 from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 
 log = logging.getLogger("rlrec")
 
@@ -32,7 +32,7 @@ __all__ = ["build_agent", "generate_demos", "store_header", "train_agent"]
 def build_agent(world: WorldModel, llm: LLMConfig, cfg: AgentConfig, seed: int) -> LLMAgent:
     """The LLM expert over `world`'s catalogue (titles in display form): its backend, the
     sentence embedder of its memories and grounder (hashed n-grams without the `llm` extra)."""
-    from rlrec.interactive.grounding import display_catalogue, embedder_and_grounder
+    from rlrec.interactive.text.grounding import display_catalogue, embedder_and_grounder
 
     embedder, grounder = embedder_and_grounder(display_catalogue(world.items), cfg.grounder)
     rng = np.random.default_rng(seed)

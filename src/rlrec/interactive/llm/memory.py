@@ -7,7 +7,7 @@ store, which BiLLP used) reports it: for unit vectors, score = 2 - 2 cos, so 0 i
 BiLLP's thresholds (actor: 0.3 < score < 0.5 or score < 0.01; critic: score < 0.01) apply as is.
 
 FAISS is used when installed (`faiss-cpu`); otherwise an exact NumPy search gives the same
-answers. The embedders (`rlrec.interactive.embeddings`) turn the key texts into vectors.
+answers. The embedders (`rlrec.interactive.text.embeddings`) turn the key texts into vectors.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rlrec.interactive.embeddings import Embedder, NgramEmbedder
+from rlrec.interactive.text.embeddings import Embedder, NgramEmbedder
 
 __all__ = ["Embedder", "NgramEmbedder", "VectorMemory"]
 

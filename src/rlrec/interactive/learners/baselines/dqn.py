@@ -30,18 +30,19 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.common import (
+from rlrec.interactive.experience.batches import Batch, to_batch
+from rlrec.interactive.experience.buffer import ReplayBuffer
+from rlrec.interactive.experience.rollout import TorchPolicy, epsilon_greedy
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.common import (
     OfflineConfig,
     OfflineLearner,
     OnlineConfig,
     OnlineLearner,
 )
-from rlrec.interactive.nets import Batch, QNetwork, to_batch
-from rlrec.interactive.replay import ReplayBuffer
-from rlrec.interactive.rollout import TorchPolicy, epsilon_greedy
-from rlrec.interactive.training import adam, torch_rng, train_mode
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.learners.nets import QNetwork
+from rlrec.interactive.learners.training import adam, torch_rng, train_mode
+from rlrec.interactive.world.worldmodel import WorldModel
 
 # -- Q-learning pieces ------------------------------------------------------------------------
 

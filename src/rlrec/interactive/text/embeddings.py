@@ -85,7 +85,7 @@ class SentenceEmbedder:
 class EmbeddingGrounder:
     """Map free-text titles to the catalogue by cosine similarity of their embeddings.
 
-    A `rlrec.interactive.grounding.Grounder`: `grounder(titles) -> (item ids [N], similarities
+    A `rlrec.interactive.text.grounding.Grounder`: `grounder(titles) -> (item ids [N], similarities
     [N])`, the most similar catalogue title for each query. Catalogue embeddings are computed
     once; `item_ids` default to the catalogue positions.
     """

@@ -52,8 +52,8 @@ from typing import Any
 import pandas as pd
 
 from rlrec.errors import DataError
-from rlrec.interactive.demos import DemoStore, report
-from rlrec.interactive.grounding import Grounder, exact_lookup, normalise_title
+from rlrec.interactive.demos.store import DemoStore, report
+from rlrec.interactive.text.grounding import Grounder, exact_lookup, normalise_title
 
 __all__ = ["TERMINAL_POLICIES", "import_billp_trajs", "parse_billp_file", "parse_trajectory"]
 

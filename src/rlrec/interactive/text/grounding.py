@@ -196,10 +196,10 @@ def embedder_and_grounder(catalogue: pd.DataFrame, kind: str = "embedding") -> t
     import logging
 
     from rlrec.errors import RlrecError
-    from rlrec.interactive.embeddings import NgramEmbedder
+    from rlrec.interactive.text.embeddings import NgramEmbedder
 
     if kind == "embedding":
-        from rlrec.interactive.embeddings import EmbeddingGrounder, SentenceEmbedder
+        from rlrec.interactive.text.embeddings import EmbeddingGrounder, SentenceEmbedder
 
         try:
             embedder = SentenceEmbedder()

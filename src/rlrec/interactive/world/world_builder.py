@@ -8,7 +8,7 @@ DeepFM-style rating model learned from the logs (`ratingmodels` holds MF and Dee
   1. users are split into disjoint train / test users (seeded; `test_user_fraction`), unless the
      interactions carry a `split` column naming both (then that split is kept), or
      `test_users` = n asks for BiLLP's n standard users of all users (sorted ids shuffled with
-     `random.Random(233)`, `evaluate.standard_users`) as the test split, the rest as train:
+     `random.Random(233)`, `worldmodel.standard_users`) as the test split, the rest as train:
      BiLLP's Amazon test run is on exactly these users;
   2. the rating model is fit on the logs of *all* users, less a seeded held-out slice of the
      (user, item) rows: `val_fraction` for early stopping, `test_fraction` for the error
@@ -50,17 +50,18 @@ from pydantic import Field
 from rlrec.config import Config
 from rlrec.data.dataset import Dataset
 from rlrec.errors import DataError
-from rlrec.interactive.calibration import CalibrationConfig, calibrate_world
-from rlrec.interactive.worldmodel import (
+from rlrec.interactive.world.calibration import CalibrationConfig, calibrate_world
+from rlrec.interactive.world.worldmodel import (
     REWARD_RANGE,
     SPLITS,
     WorldModel,
     has_billp_arrays,
+    standard_users,
     world_model_from_billp,
 )
 
 if TYPE_CHECKING:  # torch-backed modules load only when a model is built: configs stay light
-    from rlrec.interactive import ratingfit as rf
+    from rlrec.interactive.world import ratingfit as rf
     from rlrec.runs import Run
 
 __all__ = ["WorldModelConfig", "auc", "build_world_model", "make_world_model", "to_reward"]
@@ -152,8 +153,8 @@ def make_world_model(
 
 def build_world_model(ds: Dataset, cfg: WorldModelConfig, progress: bool = True) -> WorldModel:
     """Fit `cfg.n_ensemble` rating models on `ds`'s logs and turn them into a world model."""
-    from rlrec.interactive import ratingfit as rf
-    from rlrec.interactive import ratingmodels as rm
+    from rlrec.interactive.world import ratingfit as rf
+    from rlrec.interactive.world import ratingmodels as rm
 
     start = time.perf_counter()
     data_seq, *member_seqs = np.random.SeedSequence(cfg.seed).spawn(1 + cfg.n_ensemble)
@@ -272,7 +273,7 @@ class _Logs:
 
 
 def _code_logs(ds: Dataset) -> _Logs:
-    from rlrec.interactive import ratingfit as rf
+    from rlrec.interactive.world import ratingfit as rf
 
     inter = ds.interactions
     if len(ds.items):
@@ -338,8 +339,6 @@ def _split_users(
 
 def _standard_split(user_ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """BiLLP's n standard users of all `user_ids` as the test split, the rest as train."""
-    from rlrec.interactive.evaluate import standard_users
-
     if n >= len(user_ids):
         raise DataError(f"test_users={n} leaves no train users out of {len(user_ids)}")
     test = np.sort(standard_users(np.sort(user_ids), n))
@@ -350,7 +349,7 @@ def _holdout(
     pairs: rf.Pairs, val_fraction: float, test_fraction: float, rng: np.random.Generator
 ) -> tuple[rf.Pairs, rf.Pairs, rf.Pairs]:
     """Seeded random (train, val, test) slices of the log rows."""
-    from rlrec.interactive import ratingfit as rf
+    from rlrec.interactive.world import ratingfit as rf
 
     order = rng.permutation(len(pairs))
     n_val = max(1, round(val_fraction * len(pairs)))
@@ -371,7 +370,7 @@ class _HeldOut:
 
 
 def _held_out(logs: _Logs, cfg: WorldModelConfig, rng: np.random.Generator) -> _HeldOut:
-    from rlrec.interactive import ratingfit as rf
+    from rlrec.interactive.world import ratingfit as rf
 
     train, val, test = _holdout(logs.pairs, cfg.val_fraction, cfg.test_fraction, rng)
     if not logs.implicit:

@@ -22,17 +22,17 @@ from pydantic import Field
 
 from rlrec.config import Config
 from rlrec.errors import ConfigError
-from rlrec.interactive.baselines.a2c import A2C, A2CConfig
-from rlrec.interactive.baselines.bc import BC, BCConfig
-from rlrec.interactive.baselines.bcq import BCQ, BCQConfig
-from rlrec.interactive.baselines.cql import CQL, CQLConfig
-from rlrec.interactive.baselines.crr import CRR, CRRConfig
-from rlrec.interactive.baselines.dorl import DORL, DORLConfig
-from rlrec.interactive.baselines.dqn import DQN, DQNConfig
-from rlrec.interactive.baselines.sqn import SQN, SQNConfig
-from rlrec.interactive.training import Learner
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.a2c import A2C, A2CConfig
+from rlrec.interactive.learners.baselines.bc import BC, BCConfig
+from rlrec.interactive.learners.baselines.bcq import BCQ, BCQConfig
+from rlrec.interactive.learners.baselines.cql import CQL, CQLConfig
+from rlrec.interactive.learners.baselines.crr import CRR, CRRConfig
+from rlrec.interactive.learners.baselines.dorl import DORL, DORLConfig
+from rlrec.interactive.learners.baselines.dqn import DQN, DQNConfig
+from rlrec.interactive.learners.baselines.sqn import SQN, SQNConfig
+from rlrec.interactive.learners.training import Learner
+from rlrec.interactive.world.worldmodel import WorldModel
 
 __all__ = ["BASELINES", "BaselinesConfig", "make_baseline"]
 

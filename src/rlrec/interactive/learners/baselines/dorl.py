@@ -29,9 +29,9 @@ import numpy as np
 from pydantic import Field
 
 from rlrec.errors import ConfigError
-from rlrec.interactive.baselines.a2c import A2C, A2CConfig
-from rlrec.interactive.transitions import PAD, Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.transitions import PAD, Transitions
+from rlrec.interactive.learners.baselines.a2c import A2C, A2CConfig
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class DORLConfig(A2CConfig):

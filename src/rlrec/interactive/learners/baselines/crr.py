@@ -23,19 +23,19 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.common import OfflineLearner, PolicyNetwork
-from rlrec.interactive.baselines.dqn import (
+from rlrec.interactive.experience.batches import Batch
+from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.common import OfflineLearner, PolicyNetwork
+from rlrec.interactive.learners.baselines.dqn import (
     OfflineQConfig,
     make_q_networks,
     q_of,
     sync_target,
     td_loss,
 )
-from rlrec.interactive.nets import Batch
-from rlrec.interactive.rollout import TorchPolicy
-from rlrec.interactive.training import adam
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.learners.training import adam
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class CRRConfig(OfflineQConfig):

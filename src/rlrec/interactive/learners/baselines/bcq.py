@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of, td_loss
-from rlrec.interactive.nets import Batch, StateBatch
-from rlrec.interactive.rollout import TorchPolicy
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.batches import Batch, StateBatch
+from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of, td_loss
+from rlrec.interactive.world.worldmodel import WorldModel
 
 EXCLUDED = 1e9  # subtracted from the Q-value of an action outside allowed(s)
 

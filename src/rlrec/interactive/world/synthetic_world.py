@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 def synthetic_world(

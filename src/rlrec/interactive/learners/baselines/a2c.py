@@ -26,12 +26,13 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.common import OnlineConfig, OnlineLearner
-from rlrec.interactive.nets import ActorCritic, Batch, to_batch
-from rlrec.interactive.rollout import TorchPolicy, sampler
-from rlrec.interactive.training import adam, torch_rng, train_mode
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.batches import Batch, to_batch
+from rlrec.interactive.experience.rollout import TorchPolicy, sampler
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.common import OnlineConfig, OnlineLearner
+from rlrec.interactive.learners.nets import ActorCritic
+from rlrec.interactive.learners.training import adam, torch_rng, train_mode
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class A2CConfig(OnlineConfig):

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from rlrec.atomic import atomic_path, write_json
 from rlrec.errors import DataError
-from rlrec.interactive.rollout import TorchPolicy
+from rlrec.interactive.experience.rollout import TorchPolicy
 
 log = logging.getLogger("rlrec")
 

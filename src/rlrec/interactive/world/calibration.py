@@ -57,7 +57,7 @@ from rlrec.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from rlrec.data.dataset import Dataset
-    from rlrec.interactive.worldmodel import WorldModel
+    from rlrec.interactive.world.worldmodel import WorldModel
     from rlrec.runs import Run
 
 __all__ = [
@@ -129,8 +129,8 @@ class Recorded:
 
 def load_recorded(path: str | Path, world: WorldModel, ds: Dataset, split: str) -> Recorded:
     """Parse a BiLLP trajs_agent file and code its steps and users against `world`'s split."""
-    from rlrec.interactive.billp_trajs import parse_billp_file
-    from rlrec.interactive.grounding import exact_lookup, normalise_title
+    from rlrec.interactive.demos.billp_trajs import parse_billp_file
+    from rlrec.interactive.text.grounding import exact_lookup, normalise_title
 
     _, trajs = parse_billp_file(path)
     if "title" not in world.items.columns:
@@ -162,7 +162,7 @@ def load_recorded(path: str | Path, world: WorldModel, ds: Dataset, split: str) 
 
 def _user_rows(trajs, world, ds, split, exact, normalised) -> tuple[np.ndarray, dict[str, int]]:
     """The world row of each trajectory's user: own row, most shared history items, or -1."""
-    from rlrec.interactive.grounding import normalise_title
+    from rlrec.interactive.text.grounding import normalise_title
 
     ids = np.asarray(world.users[split])
     row_of = {u: i for i, u in enumerate(ids.tolist())}

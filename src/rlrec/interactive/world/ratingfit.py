@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from rlrec.interactive.ratingmodels import MF, DeepFM
+from rlrec.interactive.world.ratingmodels import MF, DeepFM
 
 __all__ = [
     "FitResult",

@@ -15,8 +15,8 @@ import torch
 
 from rlrec.interactive.env import VectorRecEnv
 from rlrec.interactive.evaluate import Observation
-from rlrec.interactive.nets import NEW_USER, StateBatch, state_batch
-from rlrec.interactive.transitions import Transitions
+from rlrec.interactive.experience.batches import NEW_USER, StateBatch, state_batch
+from rlrec.interactive.experience.transitions import Transitions
 
 # act(users [n], window_items [n, W], window_rewards [n, W]) -> actions [n]
 ActFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]

@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from rlrec.interactive.baselines.dqn import OfflineQConfig, OfflineQLearner
-from rlrec.interactive.nets import Batch
-from rlrec.interactive.rollout import TorchPolicy
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.batches import Batch
+from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.dqn import OfflineQConfig, OfflineQLearner
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class SQNConfig(OfflineQConfig):

@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from rlrec.interactive.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of
-from rlrec.interactive.nets import Batch
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.batches import Batch
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class CQLConfig(OfflineQConfig):

@@ -18,7 +18,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from rlrec.interactive.transitions import Transitions
+from rlrec.interactive.experience.transitions import Transitions
 
 
 class ReplayBuffer:

@@ -26,6 +26,7 @@ This module needs no torch: saving, loading and BiLLP's matrices work without im
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,20 @@ __all__ = [
     "WorldModel",
     "has_billp_arrays",
     "pairwise_euclidean",
+    "standard_users",
     "world_model_from_billp",
 ]
 
 SPLITS = ("train", "test")
 REWARD_RANGE = (0.0, 5.0)  # BiLLP's scale: the quit rule is reward < 2
 BILLP_THRESHOLDS = {"amazon": 15.0, "steam": 50.0}  # ILRecEnv leave_threshold (docs/ilrec.md)
+
+
+def standard_users(test_users: np.ndarray, n: int = 100, seed: int = 233) -> np.ndarray:
+    """BiLLP's standard test users: sorted ids, `random.Random(seed).shuffle`, first n."""
+    ids = sorted(np.asarray(test_users).tolist())
+    random.Random(seed).shuffle(ids)
+    return np.asarray(ids[: min(n, len(ids))])
 
 
 @dataclass

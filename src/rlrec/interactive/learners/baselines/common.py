@@ -21,11 +21,12 @@ from torch import nn
 from rlrec.config import Config
 from rlrec.errors import ConfigError
 from rlrec.interactive.env import QuitConfig, VectorRecEnv
-from rlrec.interactive.nets import Batch, StateBatch, StateTracker, to_batch
-from rlrec.interactive.rollout import ActFn, Episodes, rollout
-from rlrec.interactive.training import torch_rng, train_mode
-from rlrec.interactive.transitions import Transitions
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.experience.batches import Batch, StateBatch, to_batch
+from rlrec.interactive.experience.rollout import ActFn, Episodes, rollout
+from rlrec.interactive.experience.transitions import Transitions
+from rlrec.interactive.learners.nets import StateTracker
+from rlrec.interactive.learners.training import torch_rng, train_mode
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 def n_user_rows(world: WorldModel) -> int:

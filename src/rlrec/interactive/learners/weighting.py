@@ -53,7 +53,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlrec.interactive.training import adam
+from rlrec.interactive.learners.training import adam
 
 W_MIN, W_MAX = 1e-6, 1e6
 

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from rlrec.errors import DataError
-from rlrec.interactive.demos import DemoStore, transitions
-from rlrec.interactive.transitions import Transitions, windows_from_episodes
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.demos.store import DemoStore, transitions
+from rlrec.interactive.experience.transitions import Transitions, windows_from_episodes
+from rlrec.interactive.world.worldmodel import WorldModel
 
 
 def logged_transitions(
@@ -59,7 +59,7 @@ def scripted_demos(
     """One episode per train row in `users` of the scripted expert (noise: the std of the
     Gaussian added to the 0-5 rewards before the argmax)."""
     from rlrec.interactive.env import VectorRecEnv
-    from rlrec.interactive.rollout import rollout
+    from rlrec.interactive.experience.rollout import rollout
 
     rng = np.random.default_rng(seed)
     rewards = world.rewards["train"]

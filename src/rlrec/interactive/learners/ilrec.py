@@ -62,7 +62,11 @@ from torch.nn import functional as F
 from rlrec.config import Config
 from rlrec.errors import ConfigError
 from rlrec.interactive.env import QuitConfig, VectorRecEnv
-from rlrec.interactive.irl import (
+from rlrec.interactive.experience.batches import StateBatch, as_tensor, state_batch, to_batch
+from rlrec.interactive.experience.buffer import ReplayBuffer, mixed_sample
+from rlrec.interactive.experience.rollout import TorchPolicy, rollout, sampler
+from rlrec.interactive.experience.transitions import Transitions, discounted_returns
+from rlrec.interactive.learners.irl import (
     Discriminator,
     TextFeatures,
     accuracy,
@@ -70,20 +74,10 @@ from rlrec.interactive.irl import (
     irl_reward,
     log_density_ratio,
 )
-from rlrec.interactive.nets import (
-    ActorCritic,
-    QVCritic,
-    StateBatch,
-    as_tensor,
-    state_batch,
-    to_batch,
-)
-from rlrec.interactive.replay import ReplayBuffer, mixed_sample
-from rlrec.interactive.rollout import TorchPolicy, rollout, sampler
-from rlrec.interactive.training import adam, torch_rng, train_mode
-from rlrec.interactive.transitions import Transitions, discounted_returns
-from rlrec.interactive.weighting import advantage_weights, demo_advantage, demo_weights
-from rlrec.interactive.worldmodel import WorldModel
+from rlrec.interactive.learners.nets import ActorCritic, QVCritic
+from rlrec.interactive.learners.training import adam, torch_rng, train_mode
+from rlrec.interactive.learners.weighting import advantage_weights, demo_advantage, demo_weights
+from rlrec.interactive.world.worldmodel import WorldModel
 
 PARITY_BATCH = 8  # the release's mixed-replay and demo batch size
 PARITY_DISCRIMINATOR_EVERY = 5000
