@@ -48,7 +48,7 @@ def bench_ilrec(
     cfg = ILRecConfig(train_episodes=warmup + episodes)
     learner = ILRec(world, cfg, seed, demos)
 
-    while learner.episodes < warmup:
+    while learner.counters["episodes"] < warmup:
         learner.step()
     done, steps, updates = 0, 0, 0
     bar = tqdm(total=episodes, desc="ilrec train", unit="ep", disable=not progress)

@@ -34,6 +34,7 @@ from rlrec.data import load_dataset
 from rlrec.data.registry import cache_folder
 from rlrec.runs import Run, create_run
 from rlrec.runtime import apply_threads, seed_everything
+from rlrec.seeding import torch_rng
 
 __all__ = ["run_cell", "run_study", "start"]
 
@@ -184,8 +185,7 @@ def run_cell(
         return json.loads(stage.path("result.json").read_text(encoding="utf-8"))
     settings = cfg.method_settings()
     settings.truth = truth
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(task.seed)
+    with torch_rng(task.seed):
         fitted = fit_method(method, task, mfs, settings, task.seed)
     result = {
         "method": method,

@@ -41,6 +41,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from rlrec.config import Config
+from rlrec.seeding import torch_rng
 
 __all__ = [
     "MappoConfig",
@@ -216,8 +217,7 @@ class PPOWeighting:
         self.cfg, self.n, self.single = cfg, n, single
         obs_dim = 2 * k + 1 + (n if cfg.agent_id else 0)
         state_dim = 2 * k + 1 if cfg.global_state == "argmax" else k + n * k + n
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        with torch_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen))):
             self.actor = Actor(obs_dim, state_dim, n, cfg.hidden, single, cfg.init_log_std)
             self.critic = Critic(obs_dim, state_dim, cfg.hidden, single)
         params = [*self.actor.parameters(), *self.critic.parameters()]

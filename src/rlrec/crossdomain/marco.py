@@ -63,6 +63,7 @@ from rlrec.crossdomain.mappo import (
     joint_entropy,
     observations,
 )
+from rlrec.seeding import torch_rng
 
 __all__ = ["Marco", "MarcoConfig", "parity_config"]
 
@@ -144,15 +145,13 @@ class Marco:
         self.cfg, self.inputs = cfg, inputs
         self.gen = torch.Generator().manual_seed(seed)
         n, k = inputs.n_agents, inputs.target_item.shape[1]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch_rng(seed):
             self.bridges = Bridges(
                 n, k, inputs.user.shape[-1], k, cfg.bridge.meta_dim, cfg.bridge.shared
             )
         self.gate = None  # weighting "gate": the actor network trained by the rating loss
         if cfg.weighting == "gate" and n > 1:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed + 1)
+            with torch_rng(seed + 1):
                 obs_dim = 2 * k + 1 + (n if cfg.mappo.agent_id else 0)
                 self.gate = Actor(obs_dim, k + n * k + n, n, cfg.mappo.hidden, False, 0.0)
         params = [*self.bridges.parameters(), *(self.gate.parameters() if self.gate else [])]

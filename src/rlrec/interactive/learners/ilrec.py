@@ -61,23 +61,31 @@ from torch.nn import functional as F
 
 from rlrec.config import Config
 from rlrec.errors import ConfigError
-from rlrec.interactive.env import QuitConfig, VectorRecEnv
+from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.experience.batches import StateBatch, as_tensor, state_batch, to_batch
 from rlrec.interactive.experience.buffer import ReplayBuffer, mixed_sample
-from rlrec.interactive.experience.rollout import TorchPolicy, rollout, sampler
+from rlrec.interactive.experience.rollout import TorchPolicy, sampler
 from rlrec.interactive.experience.transitions import Transitions, discounted_returns
+from rlrec.interactive.learners.baselines.common import OnlineLearner
 from rlrec.interactive.learners.irl import (
     Discriminator,
     TextFeatures,
     accuracy,
-    discriminator_loss,
     irl_reward,
     log_density_ratio,
 )
+from rlrec.interactive.learners.losses import (
+    critic_loss,
+    discriminator_loss,
+    normalised_advantage,
+    policy_loss,
+    value_target,
+)
 from rlrec.interactive.learners.nets import ActorCritic, QVCritic
-from rlrec.interactive.learners.training import adam, torch_rng, train_mode
+from rlrec.interactive.learners.training import adam, train_mode
 from rlrec.interactive.learners.weighting import advantage_weights, demo_advantage, demo_weights
 from rlrec.interactive.world.worldmodel import WorldModel
+from rlrec.seeding import torch_rng
 
 PARITY_BATCH = 8  # the release's mixed-replay and demo batch size
 PARITY_DISCRIMINATOR_EVERY = 5000
@@ -152,11 +160,15 @@ class ILRecConfig(Config):
     value_refit_every: int = Field(2048, ge=1, description="episodes between A_demo refits")
 
 
-class ILRec:
-    """The IL-Rec learner (a `training.Learner`; unit: episodes)."""
+class ILRec(OnlineLearner):
+    """The IL-Rec learner (a `training.Learner`; unit: episodes). On the shared learner base
+    (`baselines.common.OnlineLearner`): its networks, optimisers, generators and counters are
+    checkpointed as the baselines' are, and its users are handed out in passes over one
+    seeded permutation of the train rows (in row order in parity), the same order every
+    pass, as the release cycles its users. Its losses are the pure functions of `losses`."""
 
     name = "il-rec"
-    unit = "episodes"
+    reshuffle = False
 
     def __init__(
         self,
@@ -169,17 +181,16 @@ class ILRec:
     ) -> None:
         if cfg.use_demos and (demos is None or not len(demos)):
             raise ConfigError("IL-Rec needs demonstrations (or ilrec.use_demos=false: pure RL)")
+        parity = cfg.mode == "parity"
+        in_order = np.arange(len(world.users["train"])) if parity else None
+        super().__init__(world, quit, seed, order=in_order)
         self.cfg = cfg
-        self.parity = cfg.mode == "parity"
+        self.parity = parity
         self.paper_weighting = self.parity or cfg.weighting == "paper"
         self.lambda_irl = 0.0 if self.parity or not cfg.use_demos else cfg.lambda_irl
         self.batch = PARITY_BATCH if self.parity else cfg.batch_size
-        self.rng = np.random.default_rng(seed)
-        self.torch_rng = torch.Generator().manual_seed(seed)
-        n_users = len(world.users["train"])
-        self.env = VectorRecEnv.from_world(world, "train", quit)
-        self.user_order = np.arange(n_users) if self.parity else self.rng.permutation(n_users)
-        with torch_rng(self.torch_rng):  # seeded initialisation; the global RNG is left alone
+        n_users = self.n_users
+        with torch_rng(self.gen):  # seeded initialisation; the global RNG is left alone
             self.net = ActorCritic(
                 n_users, world.n_items, cfg.dim, cfg.window, cfg.logit_clamp, cfg.user_dropout
             )
@@ -203,11 +214,16 @@ class ILRec:
                 text_embedder, world.meta.get("dataset", "data"), world.users["train"], titles
             )
         self.disc_opt = adam(self.disc.parameters(), cfg.discriminator_lr)
-        self.episodes = 0
-        self.critic_updates = 0
-        self.demo_cursor = 0
+        self.modules = {
+            "net": self.net,
+            "qv": self.qv,
+            "qv_target": self.qv_target,
+            "disc": self.disc,
+        }
+        self.optimizers = {"opt": self.opt, "qv_opt": self.qv_opt, "disc_opt": self.disc_opt}
+        self.counters = {"episodes": 0, "updates": 0, "demo_cursor": 0}  # updates: critic steps
         self.last = {"disc_loss": float("nan"), "disc_acc": float("nan")}
-        self.net.eval()
+        self.eval_mode()
         if self.demos is not None:
             self.demo_returns = discounted_returns(demos.rewards, demos.episodes, cfg.gamma)
             self.weights = np.ones(len(demos), dtype=np.float32)
@@ -303,7 +319,7 @@ class ILRec:
             return
         n_demo = len(self.demos)
         if self.parity:
-            batch = (self.demo_cursor + np.arange(PARITY_BATCH)) % n_demo
+            batch = (self.counters["demo_cursor"] + np.arange(PARITY_BATCH)) % n_demo
             self._train_discriminator(rollout_pairs, self.demos.take(batch))
             self._reweight(batch)
             return
@@ -331,40 +347,35 @@ class ILRec:
         with torch.no_grad():
             h = self.net.tracker(b.s)
             _, v_next = self.qv_target(self.net.tracker(b.next_s))
-            y = rewards + self.cfg.gamma * v_next * (1.0 - b.done)
+            y = value_target(rewards, v_next, b.done, self.cfg.gamma)
         q_all, v = self.qv(h)
         q = q_all.gather(1, b.actions[:, None]).squeeze(1)
         if not self.paper_weighting:
             w = np.ones_like(w)
-        loss = (as_tensor(w, np.float32) * (q - y) ** 2).mean() + F.mse_loss(v, y)
+        loss = critic_loss(q, v, y, as_tensor(w, np.float32))
         self.qv_opt.zero_grad()
         loss.backward()
         self.qv_opt.step()
-        self.critic_updates += 1
-        if self.critic_updates % self.cfg.target_update_every == 0:
+        self.counters["updates"] += 1
+        if self.counters["updates"] % self.cfg.target_update_every == 0:
             self.qv_target.load_state_dict(self.qv.state_dict())
         return loss.item()
 
     def _policy_step(self) -> float:
         sample, is_demo, w = self._sample()
         b = to_batch(sample)
-        actions = b.actions[:, None]
-        with torch_rng(self.torch_rng), train_mode(self.net):  # dropout, user dropout
+        cfg = self.cfg
+        with torch_rng(self.gen), train_mode(self.net):  # dropout, user dropout
             h = self.net.tracker(b.s)
         log_probs = F.log_softmax(self.net.logits(h), dim=-1)
-        log_pi = log_probs.gather(1, actions).squeeze(1)
         with torch.no_grad():
             q_all, v = self.qv(h)
-            adv = q_all.gather(1, actions).squeeze(1) - v
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8) if len(adv) > 1 else adv * 0
-            adv = adv.clamp(-self.cfg.advantage_clip, self.cfg.advantage_clip)
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
-        loss = -(log_pi * adv).mean() - self.cfg.alpha_ent * entropy.mean()
-        if is_demo.any():
-            demo = as_tensor(is_demo, np.bool_)
-            count = demo.sum() if self.paper_weighting else len(demo)
-            imit = -(as_tensor(w, np.float32)[demo] * log_pi[demo]).sum() / count
-            loss = loss + self.cfg.lambda_imit * imit
+            q = q_all.gather(1, b.actions[:, None]).squeeze(1)
+            adv = normalised_advantage(q, v, cfg.advantage_clip)
+        loss = policy_loss(
+            log_probs, b.actions, adv, as_tensor(w, np.float32), as_tensor(is_demo, np.bool_),
+            cfg.alpha_ent, cfg.lambda_imit, per_demo=self.paper_weighting,
+        )  # fmt: skip
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -373,28 +384,22 @@ class ILRec:
 
     # ------------------------------------------------------------------------- Learner
     def step(self) -> dict[str, float]:
-        cfg = self.cfg
-        n = min(cfg.episodes_per_iteration, cfg.train_episodes - self.episodes)
-        n = max(n, 1)
-        slots = (self.episodes + np.arange(n)) % len(self.user_order)
-        episodes = rollout(
-            self.env, self.user_order[slots], sampler(self.net.scores, self.torch_rng),
-            self.episodes,
-        )  # fmt: skip
+        cfg, counters = self.cfg, self.counters
+        start = counters["episodes"]
+        n = max(min(cfg.episodes_per_iteration, cfg.train_episodes - start), 1)
+        episodes = self.play(sampler(self.net.scores, self.gen), n)
         self.buffer.add(episodes.transitions)
-        start, self.episodes = self.episodes, self.episodes + n
-        self._discriminator_phase(start, self.episodes, episodes.transitions)
+        self._discriminator_phase(start, counters["episodes"], episodes.transitions)
         if self.demos is not None and not self.paper_weighting:
             self._reweight(np.arange(len(self.demos)))
         if self.parity:
-            self.demo_cursor = (self.demo_cursor + PARITY_BATCH * n) % max(self._n_demos, 1)
+            cursor = counters["demo_cursor"] + PARITY_BATCH * n
+            counters["demo_cursor"] = cursor % max(self._n_demos, 1)
         updates = n if self.parity else cfg.updates_per_iteration
         critic = [self._critic_step() for _ in range(updates)]
         policy = [self._policy_step() for _ in range(updates)]
         stats = {
-            "episodes": n,
-            "return": float(episodes.returns.mean()),
-            "length": float(episodes.lengths.mean()),
+            **self.report(episodes),
             "critic_loss": float(np.mean(critic)),
             "policy_loss": float(np.mean(policy)),
             **self.last,
@@ -415,43 +420,20 @@ class ILRec:
         """D(s, a) = P(policy | s, a) for each transition (for reports and tests)."""
         return torch.sigmoid(self._disc_logit(t)).numpy()
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {
-            "net": self.net.state_dict(),
-            "qv": self.qv.state_dict(),
-            "qv_target": self.qv_target.state_dict(),
-            "disc": self.disc.state_dict(),
-            "opt": self.opt.state_dict(),
-            "qv_opt": self.qv_opt.state_dict(),
-            "disc_opt": self.disc_opt.state_dict(),
-            "buffer": self.buffer.state_dict(),
-            "rng": self.rng,
-            "torch_rng": self.torch_rng.get_state(),
-            "counters": [self.episodes, self.critic_updates, self.demo_cursor],
-            "last": self.last,
-        }
+    def extra_state(self) -> dict[str, Any]:
+        state = {**super().extra_state(), "buffer": self.buffer.state_dict(), "last": self.last}
         if self.demos is not None:
             state["weights"] = self.weights
             state["advantage"] = self.advantage
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.qv.load_state_dict(state["qv"])
-        self.qv_target.load_state_dict(state["qv_target"])
-        self.disc.load_state_dict(state["disc"])
-        self.opt.load_state_dict(state["opt"])
-        self.qv_opt.load_state_dict(state["qv_opt"])
-        self.disc_opt.load_state_dict(state["disc_opt"])
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
         self.buffer.load_state_dict(state["buffer"])
-        self.rng = state["rng"]
-        self.torch_rng.set_state(state["torch_rng"])
-        self.episodes, self.critic_updates, self.demo_cursor = (int(c) for c in state["counters"])
         self.last = dict(state["last"])
         if self.demos is not None:
             self.weights = np.asarray(state["weights"], dtype=np.float32).copy()
             self.advantage = np.asarray(state["advantage"]).copy()
-        self.net.eval()
 
 
 def _crosses(start: int, end: int, every: int) -> bool:

@@ -68,14 +68,6 @@ def log_density_ratio(logit: torch.Tensor, gamma_irl: float = 1.0) -> torch.Tens
     return -gamma_irl * clamped(logit)
 
 
-def discriminator_loss(policy_logit: torch.Tensor, demo_logit: torch.Tensor) -> torch.Tensor:
-    """BCE with labels policy = 1, demo = 0, each side weighted equally."""
-    return 0.5 * (
-        F.binary_cross_entropy_with_logits(policy_logit, torch.ones_like(policy_logit))
-        + F.binary_cross_entropy_with_logits(demo_logit, torch.zeros_like(demo_logit))
-    )
-
-
 def accuracy(policy_logit: torch.Tensor, demo_logit: torch.Tensor) -> float:
     """Balanced accuracy of D > 0.5 on policy pairs and D < 0.5 on demo pairs."""
     return 0.5 * float((policy_logit > 0).float().mean() + (demo_logit < 0).float().mean())

@@ -62,19 +62,6 @@ def adam(params: Any, lr: float) -> torch.optim.Adam:
 
 
 @contextmanager
-def torch_rng(gen: torch.Generator) -> Iterator[None]:
-    """Make `gen` torch's global CPU generator inside the block (network initialisation,
-    dropout); `gen` keeps the advanced state and the global state is restored after."""
-    saved = torch.get_rng_state()
-    torch.set_rng_state(gen.get_state())
-    try:
-        yield
-    finally:
-        gen.set_state(torch.get_rng_state())
-        torch.set_rng_state(saved)
-
-
-@contextmanager
 def train_mode(*modules: nn.Module) -> Iterator[None]:
     """Dropout on inside the block; networks act (roll out, evaluate) in eval mode."""
     for m in modules:

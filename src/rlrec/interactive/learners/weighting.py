@@ -54,6 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlrec.interactive.learners.training import adam
+from rlrec.seeding import torch_rng
 
 W_MIN, W_MAX = 1e-6, 1e6
 
@@ -67,8 +68,7 @@ def fit_return_model(
     seed: int = 0,
 ) -> nn.Module:
     """An MLP in -> hidden -> 1 regressing `returns` on features `x` (full-batch Adam, MSE)."""
-    with torch.random.fork_rng():  # seeded initialisation; the global RNG is left alone
-        torch.manual_seed(seed)
+    with torch_rng(seed):  # seeded initialisation; the global RNG is left alone
         model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, 1))
     opt = adam(model.parameters(), lr)
     x, returns = x.detach(), returns.detach().float()

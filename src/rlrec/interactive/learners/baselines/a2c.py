@@ -31,8 +31,9 @@ from rlrec.interactive.experience.rollout import TorchPolicy, sampler
 from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.baselines.common import OnlineConfig, OnlineLearner
 from rlrec.interactive.learners.nets import ActorCritic
-from rlrec.interactive.learners.training import adam, torch_rng, train_mode
+from rlrec.interactive.learners.training import adam, train_mode
 from rlrec.interactive.world.worldmodel import WorldModel
+from rlrec.seeding import torch_rng
 
 
 class A2CConfig(OnlineConfig):
@@ -79,7 +80,8 @@ class A2C(OnlineLearner):
     def __init__(
         self, world: WorldModel, cfg: A2CConfig, seed: int, data: Transitions | None = None
     ) -> None:
-        super().__init__(world, cfg, seed)
+        super().__init__(world, cfg.quit, seed)
+        self.cfg = cfg
         with torch_rng(self.gen):
             self.net = ActorCritic(
                 self.n_users, self.n_items, cfg.dim, self.window, user_dropout=cfg.user_dropout
@@ -95,7 +97,7 @@ class A2C(OnlineLearner):
     def step(self) -> dict[str, float]:
         c = self.cfg
         # 1. roll out a batch of episodes with the current policy
-        episodes = self.play(sampler(self.net.scores, self.gen))
+        episodes = self.play(sampler(self.net.scores, self.gen), c.episodes_per_iteration)
         t = episodes.transitions
         b = to_batch(t.with_rewards(self.training_rewards(t)))
         # 2. TD(0) targets and advantages

@@ -3,7 +3,8 @@
 - `TorchLearner`: the state every learner checkpoints (networks, optimisers, the NumPy and
   torch generators, counters) and the `Learner` protocol's `state_dict` / `load_state_dict`;
 - `OnlineConfig` / `OnlineLearner`: a learner in the train-split simulator: users cycle
-  through seeded permutations of the train rows, `play(act)` rolls out one batch of episodes;
+  through seeded permutations of the train rows, `play(act, n)` rolls out n episodes at once
+  (the online baselines and IL-Rec);
 - `OfflineConfig` / `OfflineLearner`: a learner on a fixed dataset: each `step()` does
   `updates_per_step` gradient updates on minibatches drawn uniformly with replacement;
 - `PolicyNetwork`: the state tracker plus a logits head over all items (BC, CRR's actor).
@@ -25,8 +26,9 @@ from rlrec.interactive.experience.batches import Batch, StateBatch, to_batch
 from rlrec.interactive.experience.rollout import ActFn, Episodes, rollout
 from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.nets import StateTracker
-from rlrec.interactive.learners.training import torch_rng, train_mode
+from rlrec.interactive.learners.training import train_mode
 from rlrec.interactive.world.worldmodel import WorldModel
+from rlrec.seeding import torch_rng
 
 
 def n_user_rows(world: WorldModel) -> int:
@@ -122,17 +124,25 @@ class OnlineConfig(Config):
 
 class OnlineLearner(TorchLearner):
     """A learner that plays episodes in the train-split simulator (`VectorRecEnv`). Users are
-    drawn by cycling through seeded permutations of the train rows."""
+    handed out in passes over the train rows: a seeded permutation (or the given `order`),
+    reshuffled with the learner's generator after each pass unless `reshuffle` is False (then
+    every pass repeats the first order, as IL-Rec's release cycles its users)."""
 
     unit = "episodes"
+    reshuffle: ClassVar[bool] = True
 
-    def __init__(self, world: WorldModel, cfg: OnlineConfig, seed: int) -> None:
+    def __init__(
+        self,
+        world: WorldModel,
+        quit: QuitConfig | None,
+        seed: int,
+        order: np.ndarray | None = None,
+    ) -> None:
         super().__init__(seed)
-        self.cfg = cfg
-        self.env = VectorRecEnv.from_world(world, "train", cfg.quit)
+        self.env = VectorRecEnv.from_world(world, "train", quit)
         self.n_users, self.n_items = n_user_rows(world), world.n_items
-        self.window = cfg.quit.window
-        self.order = self.rng.permutation(self.env.n_users)
+        self.window = self.env.quit.window
+        self.order = self.rng.permutation(self.env.n_users) if order is None else order
         self.cursor = 0
         self.counters = {"episodes": 0, "updates": 0}
 
@@ -140,16 +150,18 @@ class OnlineLearner(TorchLearner):
         out = []
         while n > 0:
             if self.cursor == len(self.order):
-                self.order, self.cursor = self.rng.permutation(self.env.n_users), 0
+                if self.reshuffle:
+                    self.order = self.rng.permutation(self.env.n_users)
+                self.cursor = 0
             take = self.order[self.cursor : self.cursor + n]
             self.cursor += len(take)
             n -= len(take)
             out.append(take)
         return np.concatenate(out)
 
-    def play(self, act: ActFn) -> Episodes:
-        """One episode for each of the next `episodes_per_iteration` users."""
-        users = self.next_users(self.cfg.episodes_per_iteration)
+    def play(self, act: ActFn, n: int) -> Episodes:
+        """One episode for each of the next `n` users."""
+        users = self.next_users(n)
         episodes = rollout(self.env, users, act, first_episode=self.counters["episodes"])
         self.counters["episodes"] += len(users)
         return episodes

@@ -41,8 +41,9 @@ from rlrec.interactive.learners.baselines.common import (
     OnlineLearner,
 )
 from rlrec.interactive.learners.nets import QNetwork
-from rlrec.interactive.learners.training import adam, torch_rng, train_mode
+from rlrec.interactive.learners.training import adam, train_mode
 from rlrec.interactive.world.worldmodel import WorldModel
+from rlrec.seeding import torch_rng
 
 # -- Q-learning pieces ------------------------------------------------------------------------
 
@@ -119,7 +120,8 @@ class DQN(OnlineLearner):
     def __init__(
         self, world: WorldModel, cfg: DQNConfig, seed: int, data: Transitions | None = None
     ) -> None:
-        super().__init__(world, cfg, seed)
+        super().__init__(world, cfg.quit, seed)
+        self.cfg = cfg
         with torch_rng(self.gen):
             self.net, self.target = make_q_networks(
                 self.n_users, self.n_items, cfg.dim, self.window, user_dropout=cfg.user_dropout
@@ -138,7 +140,8 @@ class DQN(OnlineLearner):
         c = self.cfg
         # 1. play epsilon-greedy episodes and store them
         epsilon = self.epsilon()
-        episodes = self.play(epsilon_greedy(self.net.scores, self.n_items, epsilon, self.rng))
+        act = epsilon_greedy(self.net.scores, self.n_items, epsilon, self.rng)
+        episodes = self.play(act, c.episodes_per_iteration)
         self.buffer.add(episodes.transitions)
         stats = {**self.report(episodes), "epsilon": epsilon}
         if len(self.buffer) < c.learning_starts:
