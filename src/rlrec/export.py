@@ -42,9 +42,8 @@ from rlrec.errors import DataError
 from rlrec.interactive.experience.batches import StateBatch
 from rlrec.interactive.experience.rollout import TorchPolicy
 from rlrec.interactive.learners.baselines.bcq import BCQ, constrained_q
-from rlrec.interactive.learners.baselines.common import PolicyNetwork
 from rlrec.interactive.learners.baselines.sqn import SQN
-from rlrec.interactive.learners.nets import ActorCritic, QNetwork
+from rlrec.interactive.learners.nets import ActorCritic, PolicyNetwork, QNetwork
 from rlrec.interactive.learners.training import Learner
 from rlrec.runs import package_versions
 

@@ -66,7 +66,7 @@ from rlrec.interactive.experience.batches import StateBatch, as_tensor, state_ba
 from rlrec.interactive.experience.buffer import ReplayBuffer, mixed_sample
 from rlrec.interactive.experience.rollout import TorchPolicy, sampler
 from rlrec.interactive.experience.transitions import Transitions, discounted_returns
-from rlrec.interactive.learners.baselines.common import OnlineLearner
+from rlrec.interactive.learners.base import OnlineLearner
 from rlrec.interactive.learners.irl import (
     Discriminator,
     TextFeatures,
@@ -162,7 +162,7 @@ class ILRecConfig(Config):
 
 class ILRec(OnlineLearner):
     """The IL-Rec learner (a `training.Learner`; unit: episodes). On the shared learner base
-    (`baselines.common.OnlineLearner`): its networks, optimisers, generators and counters are
+    (`base.OnlineLearner`): its networks, optimisers, generators and counters are
     checkpointed as the baselines' are, and its users are handed out in passes over one
     seeded permutation of the train rows (in row order in parity), the same order every
     pass, as the release cycles its users. Its losses are the pure functions of `losses`."""

@@ -19,6 +19,7 @@ docs/ilrec.md#networks).
   all items and a V head.
 - `QNetwork`: a tracker of its own and a Q head over all items (DQN family), optionally with a
   second head (SQN's supervised head, BCQ's behaviour head).
+- `PolicyNetwork`: the state tracker plus a logits head over all items (BC, CRR's actor).
 
 States enter as `experience.batches.StateBatch` tensors.
 """
@@ -155,3 +156,20 @@ class QNetwork(nn.Module):
 
     def scores(self, s: StateBatch) -> torch.Tensor:
         return self.forward(s)[0]
+
+
+class PolicyNetwork(nn.Module):
+    """State tracker + logits head over all items: f(s) [B, I]."""
+
+    def __init__(
+        self, n_users: int, n_items: int, dim: int = 32, window: int = 4, user_dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.tracker = StateTracker(n_users, n_items, dim, window, user_dropout=user_dropout)
+        self.head = nn.Linear(dim, n_items)
+
+    def forward(self, s: StateBatch) -> torch.Tensor:
+        return self.head(self.tracker(s))
+
+    def scores(self, s: StateBatch) -> torch.Tensor:
+        return self.forward(s)

@@ -29,7 +29,7 @@ from pydantic import Field
 from rlrec.interactive.experience.batches import Batch, to_batch
 from rlrec.interactive.experience.rollout import TorchPolicy, sampler
 from rlrec.interactive.experience.transitions import Transitions
-from rlrec.interactive.learners.baselines.common import OnlineConfig, OnlineLearner
+from rlrec.interactive.learners.base import OnlineConfig, OnlineLearner
 from rlrec.interactive.learners.nets import ActorCritic
 from rlrec.interactive.learners.training import adam, train_mode
 from rlrec.interactive.world.worldmodel import WorldModel

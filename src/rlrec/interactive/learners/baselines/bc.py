@@ -21,7 +21,8 @@ from pydantic import Field
 from rlrec.interactive.experience.batches import Batch
 from rlrec.interactive.experience.rollout import TorchPolicy
 from rlrec.interactive.experience.transitions import Transitions
-from rlrec.interactive.learners.baselines.common import OfflineConfig, OfflineLearner, PolicyNetwork
+from rlrec.interactive.learners.base import OfflineConfig, OfflineLearner
+from rlrec.interactive.learners.nets import PolicyNetwork
 from rlrec.interactive.learners.training import adam
 from rlrec.interactive.world.worldmodel import WorldModel
 

@@ -26,7 +26,7 @@ from pydantic import Field
 from rlrec.interactive.experience.batches import Batch
 from rlrec.interactive.experience.rollout import TorchPolicy
 from rlrec.interactive.experience.transitions import Transitions
-from rlrec.interactive.learners.baselines.common import OfflineLearner, PolicyNetwork
+from rlrec.interactive.learners.base import OfflineLearner
 from rlrec.interactive.learners.baselines.dqn import (
     OfflineQConfig,
     make_q_networks,
@@ -34,6 +34,7 @@ from rlrec.interactive.learners.baselines.dqn import (
     sync_target,
     td_loss,
 )
+from rlrec.interactive.learners.nets import PolicyNetwork
 from rlrec.interactive.learners.training import adam
 from rlrec.interactive.world.worldmodel import WorldModel
 

@@ -34,7 +34,7 @@ from rlrec.interactive.experience.batches import Batch, to_batch
 from rlrec.interactive.experience.buffer import ReplayBuffer
 from rlrec.interactive.experience.rollout import TorchPolicy, epsilon_greedy
 from rlrec.interactive.experience.transitions import Transitions
-from rlrec.interactive.learners.baselines.common import (
+from rlrec.interactive.learners.base import (
     OfflineConfig,
     OfflineLearner,
     OnlineConfig,

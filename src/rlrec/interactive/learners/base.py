@@ -1,4 +1,4 @@
-"""The plumbing every learned baseline shares.
+"""The learner base that IL-Rec and every learned baseline share.
 
 - `TorchLearner`: the state every learner checkpoints (networks, optimisers, the NumPy and
   torch generators, counters) and the `Learner` protocol's `state_dict` / `load_state_dict`;
@@ -6,8 +6,7 @@
   through seeded permutations of the train rows, `play(act, n)` rolls out n episodes at once
   (the online baselines and IL-Rec);
 - `OfflineConfig` / `OfflineLearner`: a learner on a fixed dataset: each `step()` does
-  `updates_per_step` gradient updates on minibatches drawn uniformly with replacement;
-- `PolicyNetwork`: the state tracker plus a logits head over all items (BC, CRR's actor).
+  `updates_per_step` gradient updates on minibatches drawn uniformly with replacement.
 """
 
 from __future__ import annotations
@@ -22,10 +21,9 @@ from torch import nn
 from rlrec.config import Config
 from rlrec.errors import ConfigError
 from rlrec.interactive.env import QuitConfig, VectorRecEnv
-from rlrec.interactive.experience.batches import Batch, StateBatch, to_batch
+from rlrec.interactive.experience.batches import Batch, to_batch
 from rlrec.interactive.experience.rollout import ActFn, Episodes, rollout
 from rlrec.interactive.experience.transitions import Transitions
-from rlrec.interactive.learners.nets import StateTracker
 from rlrec.interactive.learners.training import train_mode
 from rlrec.interactive.world.worldmodel import WorldModel
 from rlrec.seeding import torch_rng
@@ -84,23 +82,6 @@ class TorchLearner:
         self.counters = {k: int(v) for k, v in state["counters"].items()}
         self.load_extra_state(state["extra"])
         self.eval_mode()
-
-
-class PolicyNetwork(nn.Module):
-    """State tracker + logits head over all items: f(s) [B, I]."""
-
-    def __init__(
-        self, n_users: int, n_items: int, dim: int = 32, window: int = 4, user_dropout: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.tracker = StateTracker(n_users, n_items, dim, window, user_dropout=user_dropout)
-        self.head = nn.Linear(dim, n_items)
-
-    def forward(self, s: StateBatch) -> torch.Tensor:
-        return self.head(self.tracker(s))
-
-    def scores(self, s: StateBatch) -> torch.Tensor:
-        return self.forward(s)
 
 
 # -- online learners (in the simulator) -------------------------------------------------------
