@@ -133,8 +133,8 @@ def test_ilrec_beats_random(world, one_torch_thread):
     for seed in (0, 1):
         learner = ILRec(world, ILRecConfig(train_episodes=1500, **QUICK), seed, demos)
         curve = fit(learner, 1500)
-        assert curve[-1]["episodes"] == 1500 and np.isfinite(curve[-1]["critic_loss"])
-        assert 0.0 < curve[-1]["disc_acc"] <= 1.0
+        assert curve[-1]["episodes"] == 1500 and np.isfinite(curve[-1]["loss/critic"])
+        assert 0.0 < curve[-1]["discriminator/accuracy"] <= 1.0
         scores.append(r_traj(learner.policy(), world))
     assert min(scores) > 1.5 * base, (scores, base)
 
@@ -159,7 +159,7 @@ def test_modes_and_ablations_train(world, change, one_torch_thread):
     curve = fit(learner, 128)
     assert curve[-1]["episodes"] == 128
     if change.get("use_demos") is False:
-        assert learner.demos is None and "weight_max" not in curve[-1]
+        assert learner.demos is None and "weights/max" not in curve[-1]
     elif change.get("use_weights") is False or change.get("mode") == "parity":
         # parity reweights only at episode multiples of 5,000 (here: the 8 demos of episode 0)
         changed = int((learner.weights != 1.0).sum())
@@ -205,4 +205,4 @@ def test_text_features_embed_each_state_action_text_once(world, one_torch_thread
         demos.users, map(tuple, demos.window_items), map(tuple, demos.window_rewards),
         demos.actions, strict=True)})  # fmt: skip
     fit(learner, 64)
-    assert len(learner.text.cache) > n_texts and np.isfinite(learner.last["disc_loss"])
+    assert len(learner.text.cache) > n_texts and np.isfinite(learner.last["loss/discriminator"])

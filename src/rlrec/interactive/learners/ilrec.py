@@ -222,7 +222,7 @@ class ILRec(OnlineLearner):
         }
         self.optimizers = {"opt": self.opt, "qv_opt": self.qv_opt, "disc_opt": self.disc_opt}
         self.counters = {"episodes": 0, "updates": 0, "demo_cursor": 0}  # updates: critic steps
-        self.last = {"disc_loss": float("nan"), "disc_acc": float("nan")}
+        self.last = {"loss/discriminator": float("nan"), "discriminator/accuracy": float("nan")}
         self.eval_mode()
         if self.demos is not None:
             self.demo_returns = discounted_returns(demos.rewards, demos.episodes, cfg.gamma)
@@ -310,7 +310,10 @@ class ILRec(OnlineLearner):
             loss.backward()
             self.disc_opt.step()
         self.disc.eval()
-        self.last = {"disc_loss": loss.item(), "disc_acc": accuracy(pol_logit, demo_logit)}
+        self.last = {
+            "loss/discriminator": loss.item(),
+            "discriminator/accuracy": accuracy(pol_logit, demo_logit),
+        }
 
     def _discriminator_phase(self, start: int, end: int, rollout_pairs: Transitions) -> None:
         """Train D and reweight when an interval boundary falls in episodes [start, end)."""
@@ -400,13 +403,13 @@ class ILRec(OnlineLearner):
         policy = [self._policy_step() for _ in range(updates)]
         stats = {
             **self.report(episodes),
-            "critic_loss": float(np.mean(critic)),
-            "policy_loss": float(np.mean(policy)),
+            "loss/critic": float(np.mean(critic)),
+            "loss/policy": float(np.mean(policy)),
             **self.last,
         }
         if self.demos is not None:
-            stats["weight_max"] = float(self.weights.max())
-            stats["weight_min"] = float(self.weights.min())
+            stats["weights/max"] = float(self.weights.max())
+            stats["weights/min"] = float(self.weights.min())
         return stats
 
     @property

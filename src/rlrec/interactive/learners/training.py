@@ -112,7 +112,7 @@ def fit(
                 **{k: float(v) for k, v in stats.items() if k != learner.unit},
             }
             if next_validation is not None and done >= next_validation:
-                row.update({f"val_{k}": v for k, v in validate(learner.policy()).items()})
+                row.update({f"val/{k}": v for k, v in validate(learner.policy()).items()})
                 next_validation = _next_multiple(done, validate_every)
             curve.append(row)
             if "return" in row:

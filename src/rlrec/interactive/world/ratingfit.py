@@ -119,8 +119,8 @@ class FitResult:
             "best_epoch": self.best_epoch,
             "epochs_run": self.epochs_run,
             "seconds": round(self.seconds, 3),
-            "train_loss": [round(x, 5) for x in self.train_loss],
-            "val_loss": [round(x, 5) for x in self.val_loss],
+            "train/loss": [round(x, 5) for x in self.train_loss],
+            "val/loss": [round(x, 5) for x in self.val_loss],
         }
 
 

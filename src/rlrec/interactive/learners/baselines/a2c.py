@@ -64,13 +64,14 @@ def a2c_loss(
     vf_coef: float,
     ent_coef: float,
 ) -> dict[str, torch.Tensor]:
-    """pg_loss + vf_coef v_loss - ent_coef entropy; logits [B, I], the rest [B]."""
+    """loss = pg + vf_coef value - ent_coef entropy with its terms as "loss/<term>"; logits
+    [B, I], the rest [B]."""
     log_pi = F.log_softmax(logits, dim=1)
     pg_loss = -(log_pi.gather(1, actions[:, None]).squeeze(1) * advantages).mean()
     v_loss = F.mse_loss(value, targets)
     entropy = -(log_pi.exp() * log_pi).sum(1).mean()
     loss = pg_loss + vf_coef * v_loss - ent_coef * entropy
-    return {"loss": loss, "pg_loss": pg_loss, "v_loss": v_loss, "entropy": entropy}
+    return {"loss": loss, "loss/pg": pg_loss, "loss/value": v_loss, "loss/entropy": entropy}
 
 
 class A2C(OnlineLearner):
@@ -122,7 +123,7 @@ class A2C(OnlineLearner):
             for k, v in terms.items():
                 terms_sum[k] = terms_sum.get(k, 0.0) + float(v.detach())
         stats = self.report(episodes)
-        stats["train_reward"] = float(b.rewards.mean())
+        stats["train/reward"] = float(b.rewards.mean())
         return {**stats, **{k: v / len(parts) for k, v in terms_sum.items()}}
 
     def policy(self) -> TorchPolicy:

@@ -68,7 +68,7 @@ class BCQ(OfflineQLearner):
         q, g = self.net(b.s)
         td = td_loss(q_of(q, b.actions), y)
         imitation = F.cross_entropy(g, b.actions) + self.cfg.logit_reg * g.pow(2).mean()
-        return {"loss": td + imitation, "loss_td": td, "loss_behaviour": imitation}
+        return {"loss": td + imitation, "loss/td": td, "loss/behaviour": imitation}
 
     def scores(self, s: StateBatch) -> torch.Tensor:
         q, g = self.net(s)

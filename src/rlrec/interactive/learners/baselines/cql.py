@@ -46,4 +46,4 @@ class CQL(OfflineQLearner):
     def loss(self, b: Batch) -> dict[str, torch.Tensor]:
         q, _, td = self.td_terms(b)
         penalty = cql_penalty(q, b.actions)
-        return {"loss": td + self.cfg.alpha * penalty, "loss_td": td, "cql_penalty": penalty}
+        return {"loss": td + self.cfg.alpha * penalty, "loss/td": td, "loss/cql_penalty": penalty}

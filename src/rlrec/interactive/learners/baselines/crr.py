@@ -94,8 +94,8 @@ class CRR(OfflineLearner):
         actor_loss = (weights * F.cross_entropy(logits, b.actions, reduction="none")).mean()
         return {
             "loss": critic_loss + actor_loss,
-            "loss_critic": critic_loss,
-            "loss_actor": actor_loss,
+            "loss/critic": critic_loss,
+            "loss/actor": actor_loss,
             "weight": weights.mean(),
         }
 

@@ -43,7 +43,7 @@ def sqn_loss(
 ) -> dict[str, torch.Tensor]:
     """L = L_s + w L_q ; logits [B, I] of the supervised head, td the TD loss."""
     supervised = F.cross_entropy(logits, actions)
-    return {"loss": supervised + q_weight * td, "loss_supervised": supervised, "loss_td": td}
+    return {"loss": supervised + q_weight * td, "loss/supervised": supervised, "loss/td": td}
 
 
 class SQN(OfflineQLearner):
