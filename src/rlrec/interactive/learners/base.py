@@ -183,7 +183,7 @@ class OfflineLearner(TorchLearner):
     unit = "updates"
 
     def __init__(
-        self, world: WorldModel, cfg: OfflineConfig, seed: int, data: Transitions | None
+        self, world: WorldModel, cfg: OfflineConfig, seed: int, data: Transitions | None = None
     ) -> None:
         super().__init__(seed)
         if data is None or len(data) == 0:

@@ -20,11 +20,9 @@ from pydantic import Field
 
 from rlrec.interactive.experience.batches import Batch
 from rlrec.interactive.experience.rollout import TorchPolicy
-from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.base import OfflineConfig, OfflineLearner
 from rlrec.interactive.learners.nets import PolicyNetwork
 from rlrec.interactive.learners.training import adam
-from rlrec.interactive.world.worldmodel import WorldModel
 
 # -- behaviour cloning ------------------------------------------------------------------------
 
@@ -44,11 +42,6 @@ def bc_loss(logits: torch.Tensor, actions: torch.Tensor, weights: torch.Tensor) 
 class BC(OfflineLearner):
     name = "bc"
     cfg: BCConfig
-
-    def __init__(
-        self, world: WorldModel, cfg: BCConfig, seed: int, data: Transitions | None = None
-    ) -> None:
-        super().__init__(world, cfg, seed, data)
 
     def build(self) -> None:
         c, window = self.cfg, self.data.window

@@ -24,9 +24,7 @@ from pydantic import Field
 
 from rlrec.interactive.experience.batches import Batch, StateBatch
 from rlrec.interactive.experience.rollout import TorchPolicy
-from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of, td_loss
-from rlrec.interactive.world.worldmodel import WorldModel
 
 EXCLUDED = 1e9  # subtracted from the Q-value of an action outside allowed(s)
 
@@ -49,11 +47,6 @@ class BCQ(OfflineQLearner):
     name = "bcq"
     cfg: BCQConfig
     extra_head = True  # the behaviour head g(s)
-
-    def __init__(
-        self, world: WorldModel, cfg: BCQConfig, seed: int, data: Transitions | None = None
-    ) -> None:
-        super().__init__(world, cfg, seed, data)
 
     @torch.no_grad()
     def bcq_target(self, b: Batch) -> torch.Tensor:

@@ -18,9 +18,7 @@ import torch
 from pydantic import Field
 
 from rlrec.interactive.experience.batches import Batch
-from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.baselines.dqn import OfflineQConfig, OfflineQLearner, q_of
-from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class CQLConfig(OfflineQConfig):
@@ -37,11 +35,6 @@ def cql_penalty(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
 class CQL(OfflineQLearner):
     name = "cql"
     cfg: CQLConfig
-
-    def __init__(
-        self, world: WorldModel, cfg: CQLConfig, seed: int, data: Transitions | None = None
-    ) -> None:
-        super().__init__(world, cfg, seed, data)
 
     def loss(self, b: Batch) -> dict[str, torch.Tensor]:
         q, _, td = self.td_terms(b)

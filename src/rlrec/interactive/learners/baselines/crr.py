@@ -25,7 +25,6 @@ from pydantic import Field
 
 from rlrec.interactive.experience.batches import Batch
 from rlrec.interactive.experience.rollout import TorchPolicy
-from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.base import OfflineLearner
 from rlrec.interactive.learners.baselines.dqn import (
     OfflineQConfig,
@@ -36,7 +35,6 @@ from rlrec.interactive.learners.baselines.dqn import (
 )
 from rlrec.interactive.learners.nets import PolicyNetwork
 from rlrec.interactive.learners.training import adam
-from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class CRRConfig(OfflineQConfig):
@@ -57,11 +55,6 @@ def crr_weights(advantage: torch.Tensor, weighting: str, beta: float, max_weight
 class CRR(OfflineLearner):
     name = "crr"
     cfg: CRRConfig
-
-    def __init__(
-        self, world: WorldModel, cfg: CRRConfig, seed: int, data: Transitions | None = None
-    ) -> None:
-        super().__init__(world, cfg, seed, data)
 
     def build(self) -> None:
         c, w = self.cfg, self.data.window

@@ -27,9 +27,7 @@ from pydantic import Field
 
 from rlrec.interactive.experience.batches import Batch
 from rlrec.interactive.experience.rollout import TorchPolicy
-from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.baselines.dqn import OfflineQConfig, OfflineQLearner
-from rlrec.interactive.world.worldmodel import WorldModel
 
 
 class SQNConfig(OfflineQConfig):
@@ -50,11 +48,6 @@ class SQN(OfflineQLearner):
     name = "sqn"
     cfg: SQNConfig
     extra_head = True  # the supervised head
-
-    def __init__(
-        self, world: WorldModel, cfg: SQNConfig, seed: int, data: Transitions | None = None
-    ) -> None:
-        super().__init__(world, cfg, seed, data)
 
     def loss(self, b: Batch) -> dict[str, torch.Tensor]:
         _, logits, td = self.td_terms(b)
