@@ -21,7 +21,7 @@ One training iteration (the "paper" mode, docs/ilrec.md#training-schedule, done 
      regress the demos' own returns) every `value_refit_every` episodes on the current
      features. The imitation term keeps its full strength whatever the expert's quality.
 3. `updates_per_iteration` times:
-   - critic step on a mixed batch (`replay.mixed_sample`, the "global_priority" rule):
+   - critic step on a mixed batch (`experience.buffer.mixed_sample`, the "global_priority" rule):
        y = r + gamma * V_target(s') * (1 - done),  r = r_wm + lambda_irl * r_IRL(s, a)
        L_critic = mean_i w_i (Q(s_i, a_i) - y_i)^2 + MSE(V(s_i), y_i)      (w_i = 1 for env)
      (`advantage` weighting: w_i = 1 for demos too, a demonstration is a real transition of
