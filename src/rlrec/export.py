@@ -39,6 +39,7 @@ from torch import nn
 
 from rlrec.atomic import atomic_path, sha256_file
 from rlrec.errors import DataError
+from rlrec.inference import FastPolicy, FastScorer, fast_scores
 from rlrec.interactive.experience.batches import StateBatch
 from rlrec.interactive.experience.rollout import TorchPolicy
 from rlrec.interactive.learners.baselines.bcq import BCQ, constrained_q
@@ -114,10 +115,19 @@ class Artefact:
     def scores(self) -> ScoreFn:
         return HEADS[self.head](self.net, self.head_args)
 
-    def policy(self) -> TorchPolicy:
-        """The policy as an evaluation `Policy` (test users enter as `NEW_USER`)."""
-        name = self.source.get("policy") or self.source.get("method") or "policy"
-        return TorchPolicy(str(name), self.scores(), self.always_greedy)
+    def fast_scorer(self) -> FastScorer | None:
+        """The network's scores on the NumPy inference path (`rlrec.inference`), or None
+        where its head is not one linear layer over the tracker (BCQ)."""
+        return fast_scores(self.net, self.head)
+
+    def policy(self) -> TorchPolicy | FastPolicy:
+        """The policy as an evaluation `Policy` (test users enter as `NEW_USER`): on the
+        inference path where the network has one (the same actions), else the network's."""
+        name = str(self.source.get("policy") or self.source.get("method") or "policy")
+        scorer = self.fast_scorer()
+        if scorer is not None:
+            return FastPolicy(name, scorer, self.always_greedy)
+        return TorchPolicy(name, self.scores(), self.always_greedy)
 
 
 # ----------------------------------------------------------------------------- from a learner

@@ -31,6 +31,7 @@ import torch
 
 from rlrec.errors import DataError
 from rlrec.export import Artefact, read_artefact
+from rlrec.inference import FastScorer
 from rlrec.interactive.experience.batches import NEW_USER, StateBatch, state_batch
 
 log = logging.getLogger("rlrec")
@@ -54,7 +55,10 @@ class Query:
 
 @dataclass
 class LoadedPolicy:
-    """A trained policy and the id maps around it. `scores(StateBatch) -> [B, n_items]`."""
+    """A trained policy and the id maps around it. `scores(StateBatch) -> [B, n_items]`;
+    `fast`, where the network has one, the same scores on the NumPy inference path
+    (`rlrec.inference`), which `recommend` then uses (one worker thread at a time: its output
+    buffer is reused)."""
 
     scores: Any
     item_ids: list[Any]  # column -> raw item id (JSON-ready)
@@ -64,6 +68,7 @@ class LoadedPolicy:
     info: dict[str, Any] = field(default_factory=dict)
     max_k: int = 100
     max_history: int = 100
+    fast: FastScorer | None = None
 
     def __post_init__(self) -> None:
         self._user_row = {_key(u): row for row, u in enumerate(self.user_ids)}
@@ -110,6 +115,7 @@ class LoadedPolicy:
             window=artefact.window,
             info={k: source.get(k) for k in keys},
             max_history=artefact.max_history,
+            fast=artefact.fast_scorer(),
         )
 
     # -- ids -------------------------------------------------------------------------------------
@@ -138,8 +144,11 @@ class LoadedPolicy:
     @torch.no_grad()
     def recommend(self, queries: list[Query]) -> list[list[dict[str, Any]]]:
         """Top-k items of each query, best first: [{"item_id", "title", "score"}], one pass."""
-        states = self.states(queries)
-        scores = self.scores(states).float()  # [B, I]
+        users, items, rewards = self.windows(queries)
+        if self.fast is not None:
+            scores = torch.from_numpy(self.fast(users, items, rewards))  # [B, I], no copy
+        else:
+            scores = self.scores(state_batch(users, items, rewards)).float()
         rows = np.repeat(np.arange(len(queries)), [len(q.items) for q in queries])
         if rows.size:  # no item of a query's own history comes back
             cols = np.concatenate([q.items for q in queries])
@@ -157,8 +166,9 @@ class LoadedPolicy:
             )
         return out
 
-    def states(self, queries: list[Query]) -> StateBatch:
-        """[B] users and [B, window] windows, left-padded with -1, oldest first."""
+    def windows(self, queries: list[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """users [B], items [B, window] and rewards [B, window], left-padded with -1, oldest
+        first."""
         w = self.window
         items = np.full((len(queries), w), -1, dtype=np.int64)
         rewards = np.zeros((len(queries), w), dtype=np.float32)
@@ -168,7 +178,11 @@ class LoadedPolicy:
                 items[b, w - n :] = q.items[-n:]
                 rewards[b, w - n :] = q.rewards[-n:]
         users = np.array([q.user for q in queries], dtype=np.int64)
-        return state_batch(users, items, rewards)
+        return users, items, rewards
+
+    def states(self, queries: list[Query]) -> StateBatch:
+        """The queries' states as the network reads them (`windows` as tensors)."""
+        return state_batch(*self.windows(queries))
 
     def metadata(self) -> dict[str, Any]:
         return {
