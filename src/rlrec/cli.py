@@ -384,17 +384,24 @@ def bench_ilrec_cmd(
     ),
     n_users: Annotated[int, typer.Option(help="simulated users")] = 3_109,
     n_items: Annotated[int, typer.Option(help="catalogue size")] = 13_864,
-    episodes: Annotated[int, typer.Option(help="timed training episodes")] = 2_000,
+    episodes: Annotated[int, typer.Option(help="timed training episodes per schedule")] = 2_048,
     requests: Annotated[int, typer.Option(help="timed single-user policy requests")] = 1_000,
+    neighbour: Annotated[
+        bool, typer.Option(help="also time the default schedule beside a CPU-bound process")
+    ] = False,
 ) -> None:
-    """IL-Rec training throughput (episodes/s, env steps/s, updates/s) and policy latency."""
+    """IL-Rec training throughput at Amazon size (episodes/s, env steps/s, update samples/s,
+    the paper's 100,000 episodes extrapolated) for rlrec's, the release's and parity's
+    schedules, and the policy's batch-1 latency (network and inference path)."""
     from rlrec.bench import write_bench
     from rlrec.bench.ilrec import bench_ilrec
     from rlrec.runtime import apply_threads
 
     _positive(n_users=n_users, n_items=n_items, episodes=episodes, requests=requests)
     apply_threads()
-    result = bench_ilrec(n_users, n_items, episodes, requests=requests, progress=True)
+    result = bench_ilrec(
+        n_users, n_items, episodes, requests=requests, neighbour=neighbour, progress=True
+    )
     write_bench(out, result)
     typer.echo(json.dumps(result, indent=2))
     typer.echo(f"\nwritten to {out}")
