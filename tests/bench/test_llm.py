@@ -6,7 +6,7 @@ from rlrec.bench.llm import bench_agent, bench_llm, over_raw, per_step, rates, s
 from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.llm import LLMConfig
 from rlrec.interactive.llm.generate import train_agent
-from tests.interactive.test_agent import make_agent, tiny_world
+from tests.interactive.llm.test_agent import make_agent, tiny_world
 
 RAW = {"prompt_tokens_per_s": 400.0, "generation_tokens_per_s": 100.0}
 

@@ -1,9 +1,11 @@
-"""Fixtures shared by the world-model and rating-model tests."""
+"""Fixtures shared by the interactive tests."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+
+from rlrec.interactive.world.synthetic_world import synthetic_world
 
 
 @pytest.fixture
@@ -13,3 +15,9 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def small_world():
+    """A 60-user, 50-item synthetic world (the experience and network tests)."""
+    return synthetic_world(n_users=60, n_items=50, seed=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rlrec.interactive.world.worldmodel import WorldModel
 from rlrec.serve.bench import bench_serve
-from tests.interactive.test_agent import make_agent
+from tests.interactive.llm.test_agent import make_agent
 
 
 def test_bench_serve_reports_latency_errors_and_the_expert_ratio(run_dir, tmp_path):

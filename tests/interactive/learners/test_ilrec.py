@@ -1,5 +1,6 @@
-"""IL-Rec: the discriminator separates demonstrations from a random policy, the weights follow
-the formula, the learner beats random, parity and ablations run, and a killed run resumes."""
+"""IL-Rec: the discriminator separates demonstrations from a random policy, the learner beats
+random, parity and ablations run, and a killed run resumes (its parts: test_irl, test_weighting,
+test_losses, test_nets)."""
 
 import numpy as np
 import pytest
@@ -11,14 +12,7 @@ from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summar
 from rlrec.interactive.experience.offline_data import scripted_demos
 from rlrec.interactive.experience.rollout import rollout
 from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
-from rlrec.interactive.learners.irl import (
-    Discriminator,
-    irl_reward,
-    log_density_ratio,
-    state_action_text,
-)
 from rlrec.interactive.learners.training import fit
-from rlrec.interactive.learners.weighting import demo_advantage, demo_weights
 from rlrec.interactive.world.synthetic_world import synthetic_world
 
 EVAL = EvaluationConfig(n_users=30, seeds=[0, 1, 2])
@@ -63,55 +57,6 @@ def random_r_traj(world):
     from rlrec.interactive.learners.baselines.heuristics import RandomPolicy
 
     return r_traj(RandomPolicy(), world)
-
-
-def test_irl_reward_and_density_ratio_follow_the_formulas():
-    logit = torch.tensor([-2.0, 0.0, 3.0, 100.0], dtype=torch.float64)
-    d = torch.sigmoid(logit).clamp(1e-8, 1 - 1e-8)
-    assert torch.allclose(irl_reward(logit), -torch.log(d), atol=1e-5)
-    assert torch.allclose(log_density_ratio(logit, 0.5), 0.5 * torch.log((1 - d) / d), atol=1e-4)
-    airl = Discriminator(3, airl=True)
-    x, log_pi = torch.randn(4, 3), torch.log(torch.tensor([0.1, 0.2, 0.3, 0.4]))
-    f = airl.net(x).squeeze(-1)
-    d_demo = torch.exp(f) / (torch.exp(f) + torch.exp(log_pi))  # D = exp f / (exp f + pi)
-    assert torch.allclose(torch.sigmoid(-airl(x, log_pi)), d_demo, atol=1e-5)
-    with pytest.raises(ValueError, match="log pi"):
-        airl(x)
-
-
-def test_weights_fuse_advantage_and_density_ratio():
-    adv = np.array([-1.0, 0.0, 1.0, 2.0])
-    ratio = np.array([0.5, 0.0, -0.5, 0.0])
-    env_only = demo_weights(adv, ratio, beta=1.0, alpha=1.0)
-    assert np.allclose(env_only, np.exp(adv) / np.exp(adv).mean())
-    irl_only = demo_weights(adv, ratio, beta=1.0, alpha=0.0)
-    assert np.allclose(irl_only, np.exp(ratio) / np.exp(ratio).mean())
-    fused = demo_weights(adv, ratio, beta=2.0, alpha=0.25)
-    raw = np.exp(0.25 * adv / 2.0 + 0.75 * ratio)
-    assert np.allclose(fused, raw / raw.mean()) and np.isclose(fused.mean(), 1.0)
-    huge = demo_weights(np.array([1e6, 0.0]), np.zeros(2), beta=1.0, alpha=1.0)
-    assert np.isfinite(huge).all() and huge.max() <= 1e6  # A/beta clamped, w clipped
-
-
-def test_demo_advantage_ranks_better_actions_higher():
-    gen = torch.Generator().manual_seed(0)
-    state = torch.randn(200, 4, generator=gen)
-    good = (torch.rand(200, generator=gen) > 0.5).float()
-    pair = torch.cat([state, good[:, None]], 1)
-    returns = state[:, 0] + 2 * good  # the action adds 2 to the return
-    adv = demo_advantage(state, pair, returns, steps=300, lr=1e-2)
-    assert adv[good.numpy() == 1].mean() > adv[good.numpy() == 0].mean() + 1.0
-
-
-def test_state_action_text_is_the_release_template():
-    text = state_action_text("amazon", 7, [-1, 3], [0.0, 4.5], 9, "Dune")
-    assert text.splitlines() == [
-        "template=ilrec_state_action_v1",
-        "dataset=amazon",
-        "user_id=7",
-        "history=[item_id=3 reward=4.500000]",
-        "candidate=item_id=9 text=Dune",
-    ]
 
 
 def test_discriminator_separates_demonstrations_from_a_random_policy(world, one_torch_thread):

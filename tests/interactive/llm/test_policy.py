@@ -5,7 +5,7 @@ import pytest
 
 from rlrec.interactive.evaluate import EvaluationConfig, evaluate_policy, summarize
 from rlrec.interactive.llm.policy import AgentPolicy
-from tests.interactive.test_agent import make_agent, tiny_world
+from tests.interactive.llm.test_agent import make_agent, tiny_world
 
 
 @pytest.fixture

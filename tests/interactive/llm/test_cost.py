@@ -172,7 +172,7 @@ def test_openai_choice_without_logprobs_is_written_instead(tmp_path, top):
     from rlrec.interactive.llm.agent import AgentConfig, LLMAgent
     from rlrec.interactive.llm.memory import NgramEmbedder
     from rlrec.interactive.text.grounding import NgramGrounder
-    from tests.interactive.test_agent import tiny_world
+    from tests.interactive.llm.test_agent import tiny_world
 
     world = tiny_world()
     server = LogprobServer(top)

@@ -75,7 +75,7 @@ def test_demonstrations_through_the_real_server(server, tmp_path):
     from rlrec.interactive.llm.generate import generate_demos
     from rlrec.interactive.llm.memory import NgramEmbedder
     from rlrec.interactive.text.grounding import NgramGrounder
-    from tests.interactive.test_agent import TITLES, tiny_world
+    from tests.interactive.llm.test_agent import TITLES, tiny_world
 
     tiny = tiny_world()  # the agent tests' 3-user, 20-title world
     cfg = LLMConfig(backend="openai", base_url=server, model="smollm2", cache_dir=tmp_path)
