@@ -9,6 +9,18 @@ import pytest
 from rlrec.bench.ilrec import DEMO_STEPS, DEMO_USERS, bench_demos, bench_ilrec, bench_world
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a machine shared with other work, two threads wait on each other
+    (what `runtime.ThreadGovernor` avoids in the bench itself)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def world():
     return bench_world(n_users=600, n_items=3_000, seed=0)
@@ -49,6 +61,7 @@ def test_bench_reports_every_schedule() -> None:
         assert row["paper_run_minutes"] == pytest.approx(
             100_000 / row["episodes_per_s"] / 60, rel=0.01
         )
+    assert all(1 <= row["mean_threads"] <= 2 for row in training.values())
     for path in ("network", "inference"):
         latency = out["serving"][path]
         assert latency["requests"] == 20 and 0 < latency["p50_ms"] <= latency["p99_ms"]

@@ -27,9 +27,11 @@ Serving: `requests` single-user requests (batch 1) of the trained default policy
 one (p50, p99, mean, ms), through `TorchPolicy.act` (the network) and through the inference path
 of the exported artefact (`rlrec.inference.FastPolicy`, the same actions).
 
+Threads: before every training step a `runtime.ThreadGovernor` sets torch's threads to the
+cores the machine's other processes leave idle (at most `RLREC_THREADS`); the mean is reported.
 `neighbour=True` repeats the default schedule with a CPU-bound process running beside it (one
-busy core; the machine's other users are not controlled) and reports the share of the idle
-throughput kept.
+busy core; the machine's other users are not controlled), with the governor and with the
+threads fixed at `RLREC_THREADS`, and reports the share of the first measurement kept.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
 from rlrec.interactive.world.synthetic_world import synthetic_world
 from rlrec.interactive.world.worldmodel import WorldModel
+from rlrec.runtime import ThreadGovernor
 
 PAPER_EPISODES = 100_000  # the paper's training run
 DEMO_USERS, DEMO_STEPS = 100, 4
@@ -108,11 +111,12 @@ def bench_ilrec(
     world = bench_world(n_users, n_items, seed)
     demos = bench_demos(world, seed)
     training, trained = {}, None
+    governor = ThreadGovernor()
     for name in schedules:
         cfg = ILRecConfig(**SCHEDULES[name])
         n = parity_episodes if cfg.mode == "parity" else episodes
         learner = ILRec(world, cfg, seed, demos, BENCH_QUIT)
-        training[name] = train_throughput(learner, n, warmup, progress, f"ilrec {name}")
+        training[name] = train_throughput(learner, n, warmup, progress, f"ilrec {name}", governor)
         if name == "default":
             trained = learner
     out: dict[str, Any] = {
@@ -132,12 +136,16 @@ def bench_ilrec(
         },
         "training": training,
     }
-    if neighbour and "default" in schedules:
-        learner = ILRec(world, ILRecConfig(), seed, demos, BENCH_QUIT)
-        with busy_neighbour():
-            loaded = train_throughput(learner, episodes, warmup, progress, "ilrec busy")
-        kept = loaded["episodes_per_s"] / training["default"]["episodes_per_s"]
-        out["busy_neighbour"] = {**loaded, "kept_of_idle": round(kept, 3)}
+    if neighbour and "default" in schedules:  # governed threads, then fixed threads
+        out["busy_neighbour"] = {}
+        for policy, gov in (("governed", ThreadGovernor()), ("fixed", None)):
+            learner = ILRec(world, ILRecConfig(), seed, demos, BENCH_QUIT)
+            torch.set_num_threads(governor.max_threads)
+            with busy_neighbour():
+                row = train_throughput(learner, episodes, warmup, progress, f"busy {policy}", gov)
+            kept = row["episodes_per_s"] / training["default"]["episodes_per_s"]
+            out["busy_neighbour"][policy] = {**row, "kept_of_idle": round(kept, 3)}
+        torch.set_num_threads(governor.max_threads)  # what the next measurement starts from
     if trained is not None and requests:
         net, head, _ = scoring_network(trained)
         policies = {
@@ -153,17 +161,27 @@ def bench_ilrec(
 
 
 def train_throughput(
-    learner: ILRec, episodes: int, warmup: int, progress: bool, desc: str
+    learner: ILRec,
+    episodes: int,
+    warmup: int,
+    progress: bool,
+    desc: str,
+    governor: ThreadGovernor | None = None,
 ) -> dict[str, Any]:
-    """Train `warmup` episodes untimed, then time `episodes` more of `learner.step()`."""
+    """Train `warmup` episodes untimed, then time `episodes` more of `learner.step()`, the
+    `governor` choosing the threads before each (None: the threads stay as they are)."""
     while learner.counters["episodes"] < warmup:
+        if governor:
+            governor.update()
         learner.step()
     cfg = learner.cfg
     done = steps = samples = 0
+    threads: list[int] = []
     bar = tqdm(total=episodes, desc=desc, unit="ep", disable=not progress)
     start = time.perf_counter()
     while done < episodes:
         added, before = learner.buffer.added, learner.counters["episodes"]
+        threads.append(governor.update() if governor else torch.get_num_threads())
         learner.step()
         n = learner.counters["episodes"] - before
         updates = n if cfg.mode == "parity" else cfg.updates_per_iteration
@@ -182,6 +200,7 @@ def train_throughput(
         "mean_episode_length": round(steps / done, 2),
         "update_samples_per_episode": round(samples / done, 2),
         "paper_run_minutes": round(PAPER_EPISODES / (done / seconds) / 60, 1),
+        "mean_threads": round(float(np.mean(threads)), 2),
     }
 
 
