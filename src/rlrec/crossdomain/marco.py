@@ -117,7 +117,7 @@ def parity_config(cfg: MarcoConfig) -> MarcoConfig:
         epochs=5,
         bridge_weights="mean",
     )
-    data["bridge"].update(shared=True)
+    data["bridge"].update(shared=True, lr=1e-2, weight_decay=1e-4)  # the release's Adam
     data["mappo"].update(
         policy="degenerate",
         advantage="gae-batch",
