@@ -159,7 +159,7 @@ def test_config_show_takes_marco_and_ilrec_configs(config):
 
     from typer.testing import CliRunner
 
-    from rlrec.cli import app
+    from rlrec.cli.main import app
 
     path = Path(__file__).resolve().parents[1] / config
     if not path.is_file():
@@ -174,7 +174,7 @@ def test_config_show_takes_marco_and_ilrec_configs(config):
 def test_data_info_takes_the_override_its_help_suggests():
     from typer.testing import CliRunner
 
-    from rlrec.cli import app
+    from rlrec.cli.main import app
 
     helptext = CliRunner().invoke(app, ["data", "info", "--help"]).output
     assert "kcore=5" in helptext

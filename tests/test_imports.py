@@ -22,7 +22,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = "rlrec"
 # Tools that sit on top of the library: nothing in the library imports them.
-TOOLS = ("rlrec.cli", "rlrec.serve_cli", "rlrec.crossdomain.cli", "rlrec.bench", "rlrec.quickstart")
+TOOLS = ("rlrec.cli", "rlrec.bench", "rlrec.quickstart")
 LIBRARY = ("rlrec.data", "rlrec.interactive", "rlrec.crossdomain")
 
 

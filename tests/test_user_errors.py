@@ -152,7 +152,7 @@ def _corrupt_inputs(tmp: Path) -> dict[str, Path]:
 def _cli(args: list[str], capsys) -> tuple[int, str]:
     """`rlrec ARGS` in this process through the real entry point: (exit status, stderr).
     An exception other than SystemExit (a traceback, in a shell) propagates."""
-    from rlrec.cli import main
+    from rlrec.cli.main import main
 
     argv = sys.argv
     sys.argv = ["rlrec", *args]
@@ -220,7 +220,7 @@ def test_a_user_error_in_a_shell_is_one_line_and_status_2(tmp_path):
 
 def test_a_validation_error_escaping_a_command_is_one_line(monkeypatch, capsys):
     """The safety net of `main`: a config model's ValidationError past a command's own checks."""
-    from rlrec import cli
+    from rlrec.cli import main as cli
     from rlrec.data import DataConfig
 
     def command() -> None:

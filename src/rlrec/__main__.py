@@ -1,3 +1,3 @@
-from rlrec.cli import main
+from rlrec.cli.main import main
 
 main()

@@ -11,8 +11,8 @@ import torch
 from typer.testing import CliRunner
 
 from rlrec.bench.marco import bench_marco
+from rlrec.cli.marco import app as marco_app
 from rlrec.config import load_config
-from rlrec.crossdomain.cli import marco_app
 from rlrec.crossdomain.config import MarcoExperimentConfig
 from rlrec.crossdomain.experiment import run_study
 from rlrec.errors import ConfigError

@@ -73,9 +73,9 @@ def test_a_rerun_adds_only_the_new_users(run_dir, tmp_path):
 
 def test_the_command_runs_the_shards_here_without_ray(run_dir, tmp_path):
     """`rlrec demos generate --no-ray` path on a copy of the run, replaying recorded answers."""
+    from rlrec.cli.demos import demos_generate_ray
     from rlrec.config import load_config
     from rlrec.experiment import ExperimentConfig
-    from rlrec.serve_cli import demos_generate_ray
 
     shutil.copytree(run_dir, tmp_path / "runs" / "sim", ignore=shutil.ignore_patterns("sweeps"))
     cfg = load_config(ExperimentConfig, run_dir / "config.yaml", [])

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 import rlrec
-from rlrec import serve_cli
+from rlrec.cli import serve as serve_cli
 from rlrec.errors import DataError
 from rlrec.export import (
     FORMAT_VERSION,
@@ -38,7 +38,7 @@ from rlrec.export import (
 from rlrec.interactive.experience.batches import NEW_USER, state_batch
 
 TOKEN = "export-test-token"
-SERVE = "import sys; from rlrec.cli import main; sys.argv = ['rlrec', *sys.argv[1:]]; main()"
+SERVE = "import sys; from rlrec.cli.main import main; sys.argv = ['rlrec', *sys.argv[1:]]; main()"
 
 
 def _free_port() -> int:
@@ -200,7 +200,7 @@ def test_evaluation_of_the_file_matches_the_learner(exported, run_dir):
 def test_rlrec_ilrec_evaluate_reads_the_file(exported, run_dir, tmp_path):
     from typer.testing import CliRunner
 
-    from rlrec.cli import app
+    from rlrec.cli.main import app
 
     args = ["ilrec", "evaluate", "-c", str(run_dir / "config.yaml")]
     from_run = CliRunner().invoke(app, args)

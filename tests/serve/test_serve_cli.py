@@ -6,14 +6,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from rlrec import serve_cli
+from rlrec.cli import bench, demos, serve, sweep
 from rlrec.errors import ConfigError
 
 
 def app() -> typer.Typer:
     cli = typer.Typer()
-    for name in ("serve", "bench_serve", "sweep", "demos_generate_ray"):
-        cli.command(name.replace("_", "-"))(getattr(serve_cli, name))
+    for module, name in ((serve, "serve"), (bench, "bench_serve"), (sweep, "sweep"),
+                         (demos, "demos_generate_ray")):  # fmt: skip
+        cli.command(name.replace("_", "-"))(getattr(module, name))
     return cli
 
 
@@ -26,12 +27,12 @@ def test_every_command_has_help():
 def test_serve_needs_the_token_and_a_trained_policy(run_dir, monkeypatch):
     monkeypatch.delenv("RLREC_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="RLREC_TOKEN"):
-        serve_cli.serve(run_dir)
+        serve.serve(run_dir)
     monkeypatch.setenv("RLREC_TOKEN", "t")
     with pytest.raises(Exception, match="no trained dqn"):
-        serve_cli.serve(run_dir, method="dqn")
+        serve.serve(run_dir, method="dqn")
     with pytest.raises(Exception, match="not a run directory"):
-        serve_cli.serve(run_dir / "nope")
+        serve.serve(run_dir / "nope")
 
 
 def test_sweep_command_writes_the_table(run_dir):
@@ -41,6 +42,6 @@ def test_sweep_command_writes_the_table(run_dir):
     assert done.exit_code == 0, done.output
     assert "ilrec.train_episodes=64" in done.output
     assert (run_dir / "sweeps" / "cli" / "results.md").is_file()
-    assert serve_cli.parse_grid(["a.b=1,x,0.5"]) == {"a.b": [1, "x", 0.5]}
+    assert sweep.parse_grid(["a.b=1,x,0.5"]) == {"a.b": [1, "x", 0.5]}
     with pytest.raises(ConfigError, match="key=v1,v2"):
-        serve_cli.parse_grid(["ilrec.lr"])
+        sweep.parse_grid(["ilrec.lr"])

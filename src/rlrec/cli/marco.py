@@ -1,6 +1,5 @@
-"""Commands: `rlrec marco run` (one target / beta / seed), and the function behind
-`rlrec experiment marco` (the whole study). `rlrec bench marco` lives with the other benchmarks
-(`rlrec.bench.marco`)."""
+"""`rlrec marco run` (one target / beta / seed), and the function behind `rlrec experiment
+marco` (the whole study). `rlrec bench marco` lives with the other benchmarks (`cli.bench`)."""
 
 from __future__ import annotations
 
@@ -12,9 +11,7 @@ import typer
 from rlrec.config import load_config
 from rlrec.errors import ConfigError
 
-__all__ = ["experiment_marco", "marco_app"]
-
-marco_app = typer.Typer(
+app = typer.Typer(
     help="MARCO: multi-source cross-domain recommendation for cold-start users.",
     no_args_is_help=True,
 )
@@ -28,7 +25,7 @@ Overrides = Annotated[
 ]
 
 
-@marco_app.callback()
+@app.callback()
 def _marco() -> None:
     """MARCO and its baselines."""
 
@@ -39,7 +36,7 @@ def _config(config: Path | None, overrides: list[str] | None):
     return load_config(MarcoExperimentConfig, config, overrides or [])
 
 
-@marco_app.command("run")
+@app.command("run")
 def run_cmd(
     config: ConfigFile = None,
     overrides: Overrides = None,
