@@ -1,8 +1,10 @@
-"""`seeding.torch_rng`: a block draws from the given stream and leaves torch's global one alone."""
+"""`seeding.torch_rng`: a block draws from the given stream and leaves torch's global one alone;
+`seeding.seed_everything`: an entry point's global seeding is repeatable."""
 
+import numpy as np
 import torch
 
-from rlrec.seeding import torch_rng
+from rlrec.seeding import seed_everything, torch_rng
 
 
 def test_a_seed_gives_the_stream_of_manual_seed_and_restores_the_global_state():
@@ -42,3 +44,13 @@ def test_the_global_state_is_restored_when_the_block_raises():
     except ValueError:
         pass
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_seed_everything_makes_numpy_and_torch_repeatable():
+    g1 = seed_everything(7)
+    a = (np.random.rand(3), torch.rand(3), g1.random(3))
+    g2 = seed_everything(7)
+    b = (np.random.rand(3), torch.rand(3), g2.random(3))
+    assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+    seed_everything(8)
+    assert not torch.equal(a[1], torch.rand(3))

@@ -30,7 +30,8 @@ from rlrec.interactive.references import LLM_POLICIES, expert_episodes, referenc
 from rlrec.interactive.world.world_builder import make_world_model
 from rlrec.interactive.world.worldmodel import WorldModel, standard_users
 from rlrec.runs import Run, create_run
-from rlrec.runtime import apply_threads, seed_everything
+from rlrec.runtime import apply_threads
+from rlrec.seeding import seed_everything
 
 log = logging.getLogger("rlrec")
 

@@ -1,17 +1,14 @@
-"""Process-wide knobs: seeding and thread counts. Only entry points call these (and the
-training and serving loops call `ThreadGovernor.update`)."""
+"""Process-wide knobs: thread counts (seeding: `rlrec.seeding`). Only entry points call these
+(and the training and serving loops call `ThreadGovernor.update`)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from rlrec.errors import ConfigError
 
@@ -128,16 +125,3 @@ def _set_torch_threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(n)
-
-
-def seed_everything(seed: int) -> np.random.Generator:
-    """Seed Python, NumPy and torch, and return a fresh NumPy Generator for `seed`.
-
-    Library code takes explicit generators; this global seeding is for entry points only.
-    """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    import torch
-
-    torch.manual_seed(seed)
-    return np.random.default_rng(seed)

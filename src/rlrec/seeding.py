@@ -1,4 +1,5 @@
-"""One way to seed torch's global random stream for a block of code: `torch_rng`.
+"""Seeding, in one place: `torch_rng` for a block of library code, `seed_everything` for an
+entry point.
 
 Library code draws from explicit generators (`np.random.Generator`, `torch.Generator`). Torch
 itself draws from its global CPU generator where no generator can be passed: a module's weight
@@ -11,14 +12,17 @@ side by side never disturb each other's streams:
 - `torch_rng(seed)`: the block draws from a fresh stream seeded with `seed` (the same numbers
   as `torch.manual_seed(seed)` inside `torch.random.fork_rng`).
 
-Entry points that seed every library at once use `runtime.seed_everything`.
+An entry point (an experiment's start) seeds Python, NumPy and torch at once with
+`seed_everything`; library code never relies on that global state.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 
@@ -34,3 +38,14 @@ def torch_rng(source: torch.Generator | int) -> Iterator[None]:
     finally:
         gen.set_state(torch.get_rng_state())
         torch.set_rng_state(saved)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch, and return a fresh NumPy Generator for `seed`.
+
+    Library code takes explicit generators; this global seeding is for entry points only.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)

@@ -33,8 +33,8 @@ from rlrec.crossdomain.references import REFERENCES, TRUTH_REFERENCES, Truth, lo
 from rlrec.data import load_dataset
 from rlrec.data.registry import cache_folder
 from rlrec.runs import Run, create_run
-from rlrec.runtime import apply_threads, seed_everything
-from rlrec.seeding import torch_rng
+from rlrec.runtime import apply_threads
+from rlrec.seeding import seed_everything, torch_rng
 
 __all__ = ["run_cell", "run_study", "start"]
 
