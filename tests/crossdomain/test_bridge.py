@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from rlrec.crossdomain.bridge import Bridges
+from rlrec.seeding import torch_rng
 
 
 def batch(b=2, n=3, length=5, rows=12, k=4):
@@ -17,9 +18,9 @@ def batch(b=2, n=3, length=5, rows=12, k=4):
 
 
 def test_padding_is_ignored_and_shapes() -> None:
-    torch.manual_seed(0)
-    br = Bridges(n_domains=3, item_dim=4, in_dim=4, out_dim=4, meta_dim=8, shared=False)
-    u, table, seqs, mask = batch()
+    with torch_rng(0):
+        br = Bridges(n_domains=3, item_dim=4, in_dim=4, out_dim=4, meta_dim=8, shared=False)
+        u, table, seqs, mask = batch()
     e = br(u, table, seqs, mask)
     assert e.shape == (2, 3, 4)
     other = seqs.clone()
@@ -33,9 +34,9 @@ def test_padding_is_ignored_and_shapes() -> None:
 def test_encoder_is_attention_pooling_of_the_sequence_vectors() -> None:
     """q = sum_l softmax_l(w2^T ReLU(W1 x_l + b1)) x_l over the unmasked x_l = table[s_l],
     computed here the slow way, on the gathered vectors, one domain at a time."""
-    torch.manual_seed(1)
-    br = Bridges(n_domains=3, item_dim=4, in_dim=4, out_dim=4, meta_dim=8, shared=False)
-    _, table, seqs, mask = batch()
+    with torch_rng(1):
+        br = Bridges(n_domains=3, item_dim=4, in_dim=4, out_dim=4, meta_dim=8, shared=False)
+        _, table, seqs, mask = batch()
     q = br.encode(table, seqs, mask)
     for d in range(3):
         x = table[seqs[:, d, :3]]  # [B, 3, k]: the unmasked positions
