@@ -67,6 +67,7 @@ from rlrec.interactive.experience.buffer import ReplayBuffer, mixed_sample
 from rlrec.interactive.experience.rollout import TorchPolicy, sampler
 from rlrec.interactive.experience.transitions import Transitions, discounted_returns
 from rlrec.interactive.learners.base import OnlineLearner
+from rlrec.interactive.learners.heads import head_log_pi_entropy
 from rlrec.interactive.learners.irl import (
     Discriminator,
     TextFeatures,
@@ -78,7 +79,7 @@ from rlrec.interactive.learners.losses import (
     critic_loss,
     discriminator_loss,
     normalised_advantage,
-    policy_loss,
+    policy_objective,
     value_target,
 )
 from rlrec.interactive.learners.nets import ActorCritic, QVCritic
@@ -271,10 +272,9 @@ class ILRec(OnlineLearner):
         mixed batch, demonstrations included, so it is partly the expert's value: against it a
         bad demonstration would look only mildly bad.)"""
         h = self.net.tracker(_states(t))
-        q_all, _ = self.qv(h)
-        v_pi = (F.softmax(self.net.logits(h), dim=-1) * q_all).sum(-1)
-        actions = as_tensor(t.actions, np.int64)[:, None]
-        return (q_all.gather(1, actions).squeeze(1) - v_pi).numpy()
+        q, _ = self.qv.at(h, as_tensor(t.actions, np.int64))
+        v_pi = self.qv.expected_q(h, F.softmax(self.net.logits(h), dim=-1))
+        return (q - v_pi).numpy()
 
     def _reweight(self, index: np.ndarray) -> None:
         """Recompute the weights of demos `index` (paper: normalised over them)."""
@@ -347,12 +347,11 @@ class ILRec(OnlineLearner):
         rewards = b.rewards
         if self.lambda_irl:
             rewards = rewards + self.lambda_irl * irl_reward(self._disc_logit(sample))
-        with torch.no_grad():
-            h = self.net.tracker(b.s)
-            _, v_next = self.qv_target(self.net.tracker(b.next_s))
+        with torch.no_grad():  # s and s' through the tracker in one pass
+            h, h_next = self.net.tracker(_cat_states(b.s, b.next_s)).split(len(b.s))
+            v_next = self.qv_target.value(h_next)  # the target's V alone
             y = value_target(rewards, v_next, b.done, self.cfg.gamma)
-        q_all, v = self.qv(h)
-        q = q_all.gather(1, b.actions[:, None]).squeeze(1)
+        q, v = self.qv.at(h, b.actions)  # Q(s, a) from the rows of the actions only
         if not self.paper_weighting:
             w = np.ones_like(w)
         loss = critic_loss(q, v, y, as_tensor(w, np.float32))
@@ -370,13 +369,13 @@ class ILRec(OnlineLearner):
         cfg = self.cfg
         with torch_rng(self.gen), train_mode(self.net):  # dropout, user dropout
             h = self.net.tracker(b.s)
-        log_probs = F.log_softmax(self.net.logits(h), dim=-1)
+        # log pi(a|s) and H(pi(.|s)) through the fused catalogue head (`heads`)
+        log_pi, entropy = head_log_pi_entropy(h, self.net.actor, self.net.logit_clamp, b.actions)
         with torch.no_grad():
-            q_all, v = self.qv(h)
-            q = q_all.gather(1, b.actions[:, None]).squeeze(1)
+            q, v = self.qv.at(h, b.actions)
             adv = normalised_advantage(q, v, cfg.advantage_clip)
-        loss = policy_loss(
-            log_probs, b.actions, adv, as_tensor(w, np.float32), as_tensor(is_demo, np.bool_),
+        loss = policy_objective(
+            log_pi, entropy, adv, as_tensor(w, np.float32), as_tensor(is_demo, np.bool_),
             cfg.alpha_ent, cfg.lambda_imit, per_demo=self.paper_weighting,
         )  # fmt: skip
         self.opt.zero_grad()
@@ -442,6 +441,14 @@ class ILRec(OnlineLearner):
 def _crosses(start: int, end: int, every: int) -> bool:
     """Whether a multiple of `every` lies in [start, end)."""
     return -(-start // every) * every < end
+
+
+def _cat_states(a: StateBatch, b: StateBatch) -> StateBatch:
+    """The states of `a` then those of `b`, as one batch."""
+    return StateBatch(
+        torch.cat([a.users, b.users]), torch.cat([a.items, b.items]),
+        torch.cat([a.rewards, b.rewards]),
+    )  # fmt: skip
 
 
 def _states(t: Transitions) -> StateBatch:

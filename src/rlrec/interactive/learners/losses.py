@@ -11,6 +11,7 @@ docs/ilrec.md gives under "Discriminator and IRL reward" and "Critic and policy 
                                   -(1 / |B|) sum_{i demo} w_i log pi(a_i|s_i)       (otherwise)
     policy_loss          L = L_RL + lambda_imit * L_imit with
                          L_RL = -mean_i log pi(a_i|s_i) A_i - alpha_ent * mean_i H(pi(.|s_i))
+    policy_objective     the same from log pi(a_i|s_i) and H(pi(.|s_i)) per row
 
 `ilrec.ILRec` computes the networks' outputs and calls these; each has its own unit test.
 """
@@ -75,6 +76,23 @@ def policy_loss(
     term when the batch holds no demonstration)."""
     log_pi = log_probs.gather(1, actions[:, None]).squeeze(1)
     entropy = -(log_probs.exp() * log_probs).sum(-1)
+    return policy_objective(
+        log_pi, entropy, advantage, weights, is_demo, alpha_ent, lambda_imit, per_demo
+    )
+
+
+def policy_objective(
+    log_pi: torch.Tensor,
+    entropy: torch.Tensor,
+    advantage: torch.Tensor,
+    weights: torch.Tensor,
+    is_demo: torch.Tensor,
+    alpha_ent: float,
+    lambda_imit: float,
+    per_demo: bool,
+) -> torch.Tensor:
+    """`policy_loss` from what it reads of pi per row: log pi(a_i|s_i) [B] and H(pi(.|s_i))
+    [B] (what `heads.head_log_pi_entropy` computes without the [B, I] tensors)."""
     loss = -(log_pi * advantage).mean() - alpha_ent * entropy.mean()
     if is_demo.any():
         loss = loss + lambda_imit * imitation_loss(log_pi, weights, is_demo, per_demo)

@@ -16,7 +16,8 @@ docs/ilrec.md#networks).
   (c = 1 Amazon, 15 Steam; None = off) and, after each optimiser step, `project_actor` (actor
   rows to L2 norm <= row_norm, bias clamped to [-bias_clamp, bias_clamp]).
 - `QVCritic` (`StateQVCritic`): trunk Linear(d, d) + ReLU on the (detached) state, a Q head over
-  all items and a V head.
+  all items and a V head; `at` (Q(s, a) and V), `value` (V) and `expected_q` (E_pi Q) give
+  what IL-Rec reads without forming Q over the whole catalogue.
 - `QNetwork`: a tracker of its own and a Q head over all items (DQN family), optionally with a
   second head (SQN's supervised head, BCQ's behaviour head).
 - `PolicyNetwork`: the state tracker plus a logits head over all items (BC, CRR's actor).
@@ -130,6 +131,24 @@ class QVCritic(nn.Module):
         """(Q [B, I], V [B]) of state vectors h [B, d]."""
         z = self.trunk(h)
         return self.q(z), self.v(z).squeeze(-1)
+
+    def at(self, h: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Q(s, a) [B], V [B]): `forward` gathered at `actions` [B], from the rows of the Q
+        head the actions pick instead of all I (the same values and gradients; the head's
+        gradient is dense, zero outside the picked rows, as through the gather)."""
+        z = self.trunk(h)
+        q = (z * self.q.weight[actions]).sum(-1) + self.q.bias[actions]
+        return q, self.v(z).squeeze(-1)
+
+    def value(self, h: torch.Tensor) -> torch.Tensor:
+        """V [B] alone (no Q head over the catalogue)."""
+        return self.v(self.trunk(h)).squeeze(-1)
+
+    def expected_q(self, h: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        """sum_b probs[i, b] Q(s_i, b) [B] for probabilities [B, I], as (probs W_q) . z +
+        probs . b_q: Q over the catalogue is never formed."""
+        z = self.trunk(h)
+        return (probs @ self.q.weight * z).sum(-1) + probs @ self.q.bias
 
 
 class QNetwork(nn.Module):
