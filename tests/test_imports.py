@@ -171,3 +171,15 @@ def test_the_library_never_imports_a_tool(library):
         if any(target == t or target.startswith(t + ".") for t in TOOLS)
     )
     assert not upward, f"arrows from the library up to a command or benchmark: {upward}"
+
+
+def test_each_interactive_sub_package_is_one_node():
+    """The ideas of `rlrec.interactive` are sub-packages, so the cycle check above sees them as
+    units: the learners read experience and the world, never the other way round."""
+    coarse = coarse_graph(import_graph())
+    for sub in ("world", "text", "demos", "experience", "learners", "llm"):
+        assert f"rlrec.interactive.{sub}" in coarse, sub
+    assert {"rlrec.interactive.experience", "rlrec.interactive.world"} <= coarse[
+        "rlrec.interactive.learners"
+    ]
+    assert "rlrec.interactive.learners" not in coarse["rlrec.interactive.experience"]
