@@ -143,6 +143,9 @@ def train_stage(
         "baselines": cfg.baselines,
         "evaluation": cfg.evaluation,
     }
+    version = getattr(learner, "state_version", 1)
+    if version > 1:  # version 1 adds nothing: stages trained before versions existed stay valid
+        params["state_version"] = version
     stage = run.stage(f"train/{method_slug(method)}/seed{seed}", params=params, inputs=inputs)
     folder = stage.dir / f"state-{stage.key[:12]}"  # a checkpoint of other params never resumes
     if stage.cached:

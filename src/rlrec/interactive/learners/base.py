@@ -43,6 +43,9 @@ class TorchLearner:
 
     name: ClassVar[str]
     unit: ClassVar[Literal["episodes", "updates"]]
+    # bumped when the checkpoint layout changes: a study stage trained with an older one
+    # retrains instead of failing to load (`study.train_stage`)
+    state_version: ClassVar[int] = 1
 
     def __init__(self, seed: int) -> None:
         self.seed = seed

@@ -170,6 +170,7 @@ class ILRec(OnlineLearner):
 
     name = "il-rec"
     reshuffle = False
+    state_version = 2  # 1: the layout of its own before IL-Rec stood on the learner base
 
     def __init__(
         self,
