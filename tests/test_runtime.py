@@ -52,6 +52,9 @@ def test_thread_governor_gives_a_busy_core_away(monkeypatch):
     assert elapse(1.0, ours=1.0, others=0.1) == 2  # the neighbour left
     assert elapse(1.0, ours=1.0, others=3.5) == 1  # never below one thread
     assert applied == [1, 2, 1]  # torch is told only of changes
+    with gov:
+        pass
+    assert applied == [1, 2, 1, 2] and gov.threads == 2  # back to the knob on exit
     four = ThreadGovernor(4, cores=4, reader=machine, apply=applied.append)
     four.update()
     machine.run(1.0, 2.0, 1.6)
@@ -75,3 +78,18 @@ def test_machine_cpu_seconds_reads_this_machine():
     sum(i * i for i in range(300_000))  # some CPU time of our own
     second = machine_cpu_seconds()
     assert second[0] >= first[0] and second[1] > first[1]
+
+
+def test_set_threads_reaches_torch_and_blas():
+    from threadpoolctl import threadpool_info
+
+    from rlrec.runtime import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+    finally:
+        set_threads(before)

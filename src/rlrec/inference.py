@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlrec.interactive.experience.batches import StateBatch
 from rlrec.interactive.learners.nets import REWARD_SCALE
 
 __all__ = ["FastPolicy", "FastScorer", "fast_scores", "sample_inverse_cdf"]
@@ -193,6 +194,11 @@ class FastScorer:
         h = self.norm(history)
         np.maximum(h, 0.0, out=h)
         return h
+
+    def scores(self, s: StateBatch) -> torch.Tensor:
+        """The network's `scores(s)` for a `StateBatch` (a `ScoreFn`), as a tensor over this
+        scorer's buffer (overwritten by the next call of the same batch size)."""
+        return torch.from_numpy(self(s.users.numpy(), s.items.numpy(), s.rewards.numpy()))
 
     def __call__(self, users: np.ndarray, items: np.ndarray, rewards: np.ndarray) -> np.ndarray:
         h = self.state(users, items, rewards)

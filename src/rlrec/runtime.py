@@ -31,11 +31,12 @@ def num_threads() -> int:
 
 
 def apply_threads() -> int:
-    """Apply `num_threads()` to torch (intra-op, and inter-op when still possible)."""
+    """Apply `num_threads()` to torch (intra-op, and inter-op when still possible) and to
+    NumPy's BLAS."""
     import torch
 
     n = num_threads()
-    torch.set_num_threads(n)
+    set_threads(n)
     with contextlib.suppress(RuntimeError):  # settable only once, before parallel work ran
         torch.set_num_interop_threads(n)
     return n
@@ -67,7 +68,8 @@ def machine_cpu_seconds() -> tuple[float, float] | None:
 
 
 class ThreadGovernor:
-    """torch's intra-op threads chosen from the cores the machine's other processes leave idle.
+    """torch's intra-op threads (and BLAS's) chosen from the cores the machine's other processes
+    leave idle.
 
     With two threads and one core taken by another process, every parallel operator waits for
     the thread the scheduler has put aside: IL-Rec's training ran 5x slower with two threads
@@ -75,7 +77,8 @@ class ThreadGovernor:
     iteration or served batch, re-reads the machine's CPU use every `interval` seconds and sets
     threads = the cores the others leave free (rounded, with `margin`), between 1 and
     `max_threads` (`RLREC_THREADS`): an idle machine gets them all, a busy core costs its share.
-    Without /proc/stat (not Linux) it keeps `max_threads`."""
+    Without /proc/stat (not Linux) it keeps `max_threads`. As a context manager it sets
+    `max_threads` back on exit."""
 
     def __init__(
         self,
@@ -89,10 +92,19 @@ class ThreadGovernor:
         self.max_threads = max_threads or num_threads()
         self.interval, self.margin = interval, margin
         self.cores = cores or _usable_cores()
-        self.reader, self.apply = reader, apply or _set_torch_threads
+        self.reader, self.apply = reader, apply or set_threads
         self.threads = self.max_threads
         self.others = 0.0  # cores the other processes used over the last interval
         self._last: tuple[float, float, float] | None = None
+
+    def __enter__(self) -> ThreadGovernor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Back to `max_threads` (what the block started from), changed or not."""
+        if self.threads != self.max_threads:
+            self.apply(self.max_threads)
+            self.threads = self.max_threads
 
     def update(self) -> int:
         """The thread count to use now (changed at most once per `interval`)."""
@@ -121,7 +133,11 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _set_torch_threads(n: int) -> None:
+def set_threads(n: int) -> None:
+    """`n` threads for torch's operators and for NumPy's BLAS (OpenBLAS starts one per core
+    by default: the inference path's matrix products collapse under load as torch's did)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(n)
+    threadpool_limits(n, user_api="blas")

@@ -162,3 +162,21 @@ def test_policy_and_critic_steps_are_unchanged(learner, monkeypatch) -> None:
         expected = _plain_critic_step(plain, sample, w)
         assert learner._critic_step() == pytest.approx(expected, rel=1e-5, abs=1e-6)
         _same_gradients(learner.qv, plain.qv)
+
+
+def test_rollouts_on_the_inference_path_sample_the_same_actions(learner) -> None:
+    """IL-Rec rolls out with a NumPy copy of its policy (`rlrec.inference.FastScorer`): the
+    same actions as the network for the same generator state."""
+    from rlrec.inference import FastScorer
+    from rlrec.interactive.experience.rollout import sampler
+
+    net = learner.net
+    scorer = FastScorer(net.tracker, net.actor, net.logit_clamp)
+    rng = np.random.default_rng(0)
+    for batch in (1, 5, 64):
+        users = rng.integers(0, learner.n_users, batch)
+        items = rng.integers(-1, learner.env.n_items, (batch, 4))
+        rewards = rng.uniform(0, 5, (batch, 4)).astype(np.float32)
+        expected = sampler(net.scores, torch.Generator().manual_seed(batch))(users, items, rewards)
+        got = sampler(scorer.scores, torch.Generator().manual_seed(batch))(users, items, rewards)
+        np.testing.assert_array_equal(got, expected)

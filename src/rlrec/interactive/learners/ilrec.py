@@ -61,6 +61,7 @@ from torch.nn import functional as F
 
 from rlrec.config import Config
 from rlrec.errors import ConfigError
+from rlrec.inference import FastScorer
 from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.experience.batches import StateBatch, as_tensor, state_batch, to_batch
 from rlrec.interactive.experience.buffer import ReplayBuffer, mixed_sample
@@ -390,7 +391,10 @@ class ILRec(OnlineLearner):
         cfg, counters = self.cfg, self.counters
         start = counters["episodes"]
         n = max(min(cfg.episodes_per_iteration, cfg.train_episodes - start), 1)
-        episodes = self.play(sampler(self.net.scores, self.gen), n)
+        # the rollout scores with this iteration's policy on the inference path (a copy of
+        # its weights in NumPy: no autograd or per-op dispatch in the sequential steps)
+        scorer = FastScorer(self.net.tracker, self.net.actor, self.net.logit_clamp)
+        episodes = self.play(sampler(scorer.scores, self.gen), n)
         self.buffer.add(episodes.transitions)
         self._discriminator_phase(start, counters["episodes"], episodes.transitions)
         if self.demos is not None and not self.paper_weighting:

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from rlrec.atomic import atomic_path, write_json
 from rlrec.errors import DataError
 from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.runtime import ThreadGovernor
 
 log = logging.getLogger("rlrec")
 
@@ -83,7 +84,9 @@ def fit(
     progress: bool | None = None,
 ) -> list[dict[str, float]]:
     """Train until `budget` units; return the learning curve (one row per iteration, plus the
-    `validate` metrics every `validate_every` units). With `folder`, checkpoint and resume."""
+    `validate` metrics every `validate_every` units). With `folder`, checkpoint and resume.
+    Before each step a `runtime.ThreadGovernor` lowers torch's threads while other processes
+    hold cores (never above what they were when `fit` was called)."""
     done, curve = 0, []
     path = None if folder is None else Path(folder) / CHECKPOINT
     if path is not None and path.exists():
@@ -99,8 +102,11 @@ def fit(
         disable=not sys.stderr.isatty() if progress is None else not progress,
         leave=False,
     )
-    with bar:
+    # threads up to the caller's setting, fewer while other processes hold cores
+    governor = ThreadGovernor(torch.get_num_threads())
+    with bar, governor:
         while done < budget:
+            governor.update()
             stats = learner.step()
             used = int(stats[learner.unit])
             if used <= 0:
