@@ -222,7 +222,10 @@ def test_every_learned_policy_survives_the_round_trip(method, tmp_path):
     constrained Q) with exactly its scores."""
     from rlrec.interactive.learners.baselines import BaselinesConfig, make_baseline
     from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
-    from tests.interactive.learners.test_baselines import behaviour_episodes, preference_world
+    from tests.interactive.learners.baselines.test_baselines import (
+        behaviour_episodes,
+        preference_world,
+    )
 
     world = preference_world(n_users=12, n_items=30)
     data = behaviour_episodes(world, episodes=20)
