@@ -9,14 +9,10 @@ from typing import Annotated
 
 import typer
 
-from rlrec.cli.options import ConfigFile, Overrides, experiment_config
+from rlrec.cli.options import Address, ConfigFile, Overrides, experiment_config
 from rlrec.errors import ConfigError, DataError
 
 app = typer.Typer(help="Demonstrations: LLM trajectories for imitation.", no_args_is_help=True)
-Address = Annotated[
-    str | None,
-    typer.Option(help="Ray cluster address (e.g. ray://host:10001, auto); default: a local Ray"),
-]
 
 
 @app.command("import-billp")

@@ -1,6 +1,6 @@
-"""What the command modules share: the `-c/--config` option and the overrides argument, the
-experiment config they resolve to, and checks of numeric options (each failing with a
-`ConfigError`: one line, exit status 2)."""
+"""What the command modules share: the `-c/--config` option, the overrides argument, Ray's
+`--address`, the experiment config they resolve to, and checks of numeric options (each failing
+with a `ConfigError`: one line, exit status 2)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ Overrides = Annotated[
 
 ConfigFile = Annotated[
     Path | None, typer.Option("--config", "-c", help="experiment YAML file (see configs/)")
+]
+Address = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster address (e.g. ray://host:10001, auto); default: a local Ray"),
 ]
 
 

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlrec.cli.demos import Address
-from rlrec.cli.options import ConfigFile, Overrides, experiment_config, ints
+from rlrec.cli.options import Address, ConfigFile, Overrides, experiment_config, ints
 from rlrec.errors import ConfigError
 
 RayFlag = Annotated[bool, typer.Option("--ray", help="run the tasks on Ray (extra `distributed`)")]
