@@ -182,3 +182,26 @@ def test_data_info_takes_the_override_its_help_suggests():
         done = CliRunner().invoke(app, ["data", "info", "synthetic-amazon", override, "--json"])
         assert done.exit_code == 0, done.output
         assert json.loads(done.output)["interactions"] > 0
+
+
+def test_the_installed_command_is_cli_main():
+    """pyproject's `rlrec` script names `rlrec.cli.main:main`, the function `python -m rlrec`
+    runs, and every command group of `rlrec.cli` is registered on its root."""
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    import typer
+
+    import rlrec.cli.main as cli_main
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    target = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]["rlrec"]
+    module, _, name = target.partition(":")
+    assert getattr(importlib.import_module(module), name) is cli_main.main
+    groups = {g.name for g in cli_main.app.registered_groups}
+    assert groups == {"data", "config", "worldmodel", "bench", "demos", "ilrec", "baselines",
+                      "experiment", "marco"}  # fmt: skip
+    commands = {c.name for c in cli_main.app.registered_commands}
+    assert commands == {"export", "serve", "sweep", "evaluate", "quickstart", "report", "compare"}
+    assert all(isinstance(g.typer_instance, typer.Typer) for g in cli_main.app.registered_groups)
