@@ -134,21 +134,29 @@ def bench_serve(
     out: Annotated[Path, typer.Option("--out", help="JSON file to write")] = Path(
         "runs/bench/serve.json"
     ),
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="serve this `rlrec export` file instead of the run's trained policy"),
+    ] = None,
+    client_procs: Annotated[int, typer.Option(help="processes the clients run in")] = 1,
     overrides: Overrides = None,
 ) -> None:
-    """Load-test the policy service on 127.0.0.1 (throughput, latency p50/p95/p99, errors) and
-    time the run's LLM expert (`llm`, `agent`; overrides apply) per step on the same users:
-    the ratio of the two, from one run."""
+    """Load-test the policy service on 127.0.0.1 (throughput, latency p50/p95/p99, errors, the
+    clients' CPU share) and time the run's LLM expert (`llm`, `agent`; overrides apply) per
+    step on the same users: the ratio of the two, from one run."""
     from rlrec.bench import write_bench
     from rlrec.runtime import apply_threads
     from rlrec.serve.bench import bench_serve as run_bench
 
     if requests < 1 or concurrency < 1 or k < 1 or history < 0 or llm_steps < 0:
         raise ConfigError("--requests, --concurrency and --k must be >= 1; --history >= 0")
+    if client_procs < 1 or client_procs > concurrency:
+        raise ConfigError("--client-procs must be between 1 and --concurrency")
     apply_threads()
     result = run_bench(
-        run_dir, method, seed, requests, concurrency, k, history, llm_steps, overrides or []
-    )
+        run_dir, method, seed, requests, concurrency, k, history, llm_steps, overrides or [],
+        policy_file=policy, client_procs=client_procs,
+    )  # fmt: skip
     write_bench(out, result)
     typer.echo(json.dumps(result, indent=2))
     typer.echo(f"\nwritten to {out}")

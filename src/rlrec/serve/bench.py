@@ -2,9 +2,12 @@
 
 1. The service (`create_app` under uvicorn) starts in a child process on 127.0.0.1 with a fresh
    random token, so the server and the load clients do not share one interpreter.
-2. `concurrency` clients (one asyncio task and one keep-alive connection each) send `requests`
-   POST /recommend between them: train users of the world model in a seeded order, each with a
-   random recent history of `history` (item, reward) pairs, after `warmup` uncounted ones.
+2. `concurrency` clients (one asyncio task and one keep-alive connection each, on uvloop where
+   installed, in `client_procs` processes) send `requests` POST /recommend between them: train
+   users of the world model in a seeded order, each with a random recent history of `history`
+   (item, reward) pairs, after `warmup` uncounted ones. The clients' CPU seconds per wall
+   second and process are reported (`client_cpu_share`): near 1, the load generator, not the
+   server, was the bottleneck.
    Every request is timed end to end on the client; any status other than 200, a 200 without
    items, or a failed connection is an error. The server reports the seconds its policy passes
    took, hence the compute per request without HTTP (`policy_ms_per_request`).
@@ -36,7 +39,7 @@ import numpy as np
 from rlrec.bench import machine_info
 from rlrec.errors import DataError
 
-__all__ = ["bench_serve", "load_test", "measure_expert", "request_bodies"]
+__all__ = ["bench_serve", "load_test", "measure_expert", "request_bodies", "run_clients"]
 
 TOKEN_ENV = "RLREC_BENCH_TOKEN"
 
@@ -54,10 +57,14 @@ def bench_serve(
     warmup: int = 200,
     agent: Any = None,
     ready_timeout_s: float = 600.0,
+    policy_file: str | Path | None = None,
+    client_procs: int = 1,
 ) -> dict[str, Any]:
-    """Load-test the service of `run_dir`'s trained `method` and measure the LLM expert (built
-    from the run's config plus `overrides`, or `agent` when given; `llm_steps=0`: skip it).
-    `warmup` requests go first and are not counted."""
+    """Load-test the service of `run_dir`'s trained `method` (or of `policy_file`, a policy
+    `rlrec export` wrote from a run of the same data) and measure the LLM expert (built from
+    the run's config plus `overrides`, or `agent` when given; `llm_steps=0`: skip it).
+    `warmup` requests go first and are not counted; the clients run in `client_procs`
+    processes."""
     from rlrec.config import load_config
     from rlrec.experiment import ExperimentConfig
     from rlrec.interactive.world.worldmodel import WorldModel
@@ -73,13 +80,13 @@ def bench_serve(
 
     token = secrets.token_urlsafe(24)
     port = _free_port()
-    server = _start_server(run_dir, method, seed, port, token)
+    server = _start_server(Path(policy_file or run_dir), method, seed, port, token)
     try:
         _wait_ready(f"http://127.0.0.1:{port}/healthz", server, ready_timeout_s)
         if warmup:  # first passes, connections: not what a running service costs
-            asyncio.run(load_test("127.0.0.1", port, token, bodies[:warmup], concurrency))
+            run_clients(port, token, bodies[:warmup], concurrency, client_procs)
         before = _get_json(f"http://127.0.0.1:{port}/metadata", token)
-        result = asyncio.run(load_test("127.0.0.1", port, token, bodies, concurrency))
+        result = run_clients(port, token, bodies, concurrency, client_procs)
         meta = _get_json(f"http://127.0.0.1:{port}/metadata", token)
     finally:
         _stop_server(server)
@@ -90,6 +97,7 @@ def bench_serve(
         "load": {
             **result,
             "concurrency": concurrency,
+            "client_procs": client_procs,
             "k": k,
             "history": history,
             "warmup_requests": warmup,
@@ -150,11 +158,73 @@ def request_bodies(
     ]
 
 
+def run_clients(
+    port: int, token: str, bodies: list[bytes], concurrency: int, procs: int = 1
+) -> dict[str, Any]:
+    """`load_test` from `procs` processes at once (bodies and clients split between them; one
+    process: this one), merged: latency percentiles over every request, throughput over the
+    wall time of the slowest, and `client_cpu_share`, the clients' CPU seconds per wall second
+    per process: near 1, the load generator (not the server) set the pace."""
+    if procs <= 1:
+        return summarise(_run(load_test("127.0.0.1", port, token, bodies, concurrency)))
+    import multiprocessing
+
+    parts = [(port, token, bodies[i::procs], max(1, concurrency // procs)) for i in range(procs)]
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        raw = pool.starmap(_client_process, parts)
+    merged = {
+        "latencies": np.concatenate([r["latencies"] for r in raw]),
+        "errors": {},
+        "seconds": max(r["seconds"] for r in raw),
+        "cpu_seconds": sum(r["cpu_seconds"] for r in raw),
+        "procs": procs,
+    }
+    for r in raw:
+        for kind, n in r["errors"].items():
+            merged["errors"][kind] = merged["errors"].get(kind, 0) + n
+    return summarise(merged)
+
+
+def _client_process(port: int, token: str, bodies: list[bytes], concurrency: int) -> dict:
+    return _run(load_test("127.0.0.1", port, token, bodies, concurrency))
+
+
+def _run(coro: Any) -> Any:
+    """Run `coro` on uvloop where it is installed (`uvicorn[standard]`), else on asyncio's
+    loop: the clients' event loop costs CPU the server then does not get."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def summarise(raw: dict[str, Any]) -> dict[str, Any]:
+    """The report of one or more `load_test` runs."""
+    ms = raw["latencies"] * 1000
+    n = len(ms)
+    return {
+        "requests": n,
+        "errors": sum(raw["errors"].values()),
+        "errors_by_kind": raw["errors"],
+        "seconds": raw["seconds"],
+        "throughput_rps": n / raw["seconds"],
+        "client_cpu_share": raw["cpu_seconds"] / raw["seconds"] / raw.get("procs", 1),
+        "latency_ms": {
+            "mean": float(ms.mean()),
+            **{f"p{q}": float(np.percentile(ms, q)) for q in (50, 95, 99)},
+            "max": float(ms.max()),
+        },
+    }
+
+
 async def load_test(
     host: str, port: int, token: str, bodies: list[bytes], concurrency: int
 ) -> dict[str, Any]:
-    """Send every body to POST /recommend from `concurrency` clients; latency percentiles (ms),
-    throughput (requests/s over the whole run) and the errors by kind.
+    """Send every body to POST /recommend from `concurrency` clients: the latency of each
+    request (s), the errors by kind, the wall and CPU seconds of the whole run (`summarise`
+    turns them into the report).
 
     Each client is one keep-alive HTTP/1.1 connection written directly on asyncio streams: a
     general client (httpx) spends more CPU per request than the server, on the same machine."""
@@ -192,21 +262,14 @@ async def load_test(
         if writer is not None:
             writer.close()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     seconds = time.perf_counter() - start
-    ms = latencies * 1000
     return {
-        "requests": len(bodies),
-        "errors": sum(errors.values()),
-        "errors_by_kind": errors,
+        "latencies": latencies,
+        "errors": errors,
         "seconds": seconds,
-        "throughput_rps": len(bodies) / seconds,
-        "latency_ms": {
-            "mean": float(ms.mean()),
-            **{f"p{q}": float(np.percentile(ms, q)) for q in (50, 95, 99)},
-            "max": float(ms.max()),
-        },
+        "cpu_seconds": time.process_time() - cpu,
     }
 
 
@@ -267,7 +330,8 @@ def measure_expert(
 
 
 def serve_child() -> None:
-    """The server process: `python -c ... RUN_DIR METHOD SEED PORT`, token in $RLREC_BENCH_TOKEN
+    """The server process: `python -c ... RUN_DIR|FILE METHOD SEED PORT`, token in
+    $RLREC_BENCH_TOKEN
     (a plain subprocess, not multiprocessing: `python -m rlrec` would be re-run by a spawn)."""
     import uvicorn
 
@@ -276,10 +340,10 @@ def serve_child() -> None:
     from rlrec.serve.app import create_app
     from rlrec.serve.model import LoadedPolicy
 
-    run_dir, method, seed, port = sys.argv[1:5]
+    source, method, seed, port = sys.argv[1:5]
     apply_threads()
     try:
-        model = LoadedPolicy.from_run(run_dir, method, int(seed) if seed else None)
+        model = LoadedPolicy.load(source, method, int(seed) if seed else None)
         app = create_app(model, token_env=TOKEN_ENV)
     except RlrecError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -288,10 +352,10 @@ def serve_child() -> None:
 
 
 def _start_server(
-    run_dir: Path, method: str, seed: int | None, port: int, token: str
+    source: Path, method: str, seed: int | None, port: int, token: str
 ) -> subprocess.Popen:
     code = "from rlrec.serve.bench import serve_child; serve_child()"
-    args = [str(run_dir), method, "" if seed is None else str(seed), str(port)]
+    args = [str(source), method, "" if seed is None else str(seed), str(port)]
     env = {**os.environ, TOKEN_ENV: token}  # not on the command line, where `ps` shows it
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env)
 
