@@ -33,6 +33,7 @@ from rlrec.errors import DataError
 from rlrec.export import Artefact, read_artefact
 from rlrec.inference import FastScorer
 from rlrec.interactive.experience.batches import NEW_USER, StateBatch, state_batch
+from rlrec.runtime import ThreadGovernor
 
 log = logging.getLogger("rlrec")
 
@@ -204,7 +205,9 @@ def _key(raw: Any) -> str:
 
 class Batcher:
     """Answers concurrent queries in batches: one worker thread runs `model.recommend` on every
-    query queued while the previous pass ran (at most `max_batch`); the event loop stays free."""
+    query queued while the previous pass ran (at most `max_batch`); the event loop stays free.
+    Before each pass a `runtime.ThreadGovernor` lowers the threads while other processes hold
+    cores."""
 
     def __init__(self, model: LoadedPolicy, max_batch: int = 256) -> None:
         self.model = model
@@ -215,6 +218,8 @@ class Batcher:
         self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlrec-policy")
+        # fewer threads for the passes while other processes hold cores (`runtime`)
+        self.governor = ThreadGovernor(torch.get_num_threads())
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -234,6 +239,7 @@ class Batcher:
         return await future
 
     def _timed(self, queries: list[Query]) -> list[list[dict[str, Any]]]:
+        self.governor.update()  # in the worker thread, where the pass runs
         start = time.perf_counter()
         try:
             return self.model.recommend(queries)
