@@ -288,7 +288,28 @@ def reference_rows(
         rows.append({**_row(label, per_seed, "in-context"), **policy.cost()})
     elif cfg.study.llm_expert == "demos" and demos is not None:
         rows.append(_demo_row(world, demos))
+    recorded = recorded_run_row(world)
+    if recorded is not None:
+        rows.append(recorded)
     return rows
+
+
+def recorded_run_row(world: WorldModel) -> dict[str, Any] | None:
+    """The recorded agent run the evaluation world was calibrated to, as recorded (its own
+    ratings, on the evaluation users; its quit step carries no reward), or None without one.
+    Beside the demonstrations' row, which is scored in the train world, this is the expert's
+    row in the world every other row is evaluated in."""
+    calibration = world.meta.get("calibration", {}).get("test")
+    if calibration is None:
+        return None
+    report = calibration["report"]
+    per_seed = {
+        "Len": [float(report["length"]["recorded_mean"])],
+        "R_traj": [float(report["recorded_R_traj"])],
+        "R_each": [float(report["reward"]["recorded_mean"])],
+    }
+    label = f"LLM expert: its recorded evaluation run ({report['trajectories']} users, as recorded)"
+    return _row(label, per_seed, "-")
 
 
 def _demo_row(world: WorldModel, demos: Demonstrations) -> dict[str, Any]:

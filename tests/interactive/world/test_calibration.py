@@ -235,3 +235,21 @@ def test_the_real_billp_test_run_reads_as_the_paper_describes(billp_data: Path) 
     assert set(np.unique(observed)) <= {1.0, 2.0, 3.0, 4.0, 5.0}
     assert fit_low_reward(rec.reward, rec.step, 2.0) == 2.0
     assert (rec.col < 0).mean() < 0.05  # executed titles are catalogue titles
+
+
+def test_the_study_shows_the_recorded_evaluation_run_as_recorded() -> None:
+    from rlrec.interactive.study import recorded_run_row
+    from rlrec.interactive.world.synthetic_world import synthetic_world
+
+    rec, base, emb, _ = _planted_run({"scale": "continuous", "a": 0.6, "b": 2.5}, 0.45)
+    world = synthetic_world(n_users=20, n_items=30, seed=0)
+    assert recorded_run_row(world) is None  # no calibrated evaluation world, no row
+    world.meta["calibration"] = {
+        "test": calibrate_split(rec, base, emb, True, CalibrationConfig(trajectories="x"))
+    }
+    row = recorded_run_row(world)
+    n = len(np.unique(rec.traj))
+    assert row["method"].startswith(f"LLM expert: its recorded evaluation run ({n} users")
+    assert row["R_traj"]["mean"] == pytest.approx(np.nansum(rec.reward) / n)  # its own rewards
+    assert row["Len"]["mean"] == pytest.approx(len(rec.traj) / n)
+    assert row["R_each"]["mean"] == pytest.approx(np.nanmean(rec.reward))
