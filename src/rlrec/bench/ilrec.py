@@ -23,15 +23,16 @@ Each reports episodes/s, environment steps/s, update samples/s (critic plus poli
 the wall time of the paper's 100,000 episodes extrapolated from them. Everything a training step
 does is inside the timing: rollouts, replay, discriminator phases, reweighting, updates.
 
-Serving: `requests` single-user requests (batch 1) of the trained default policy, timed one by
-one (p50, p99, mean, ms), through `TorchPolicy.act` (the network) and through the inference path
-of the exported artefact (`rlrec.inference.FastPolicy`, the same actions).
+Serving: `requests` single-user requests (batch 1, one thread) of the trained default policy,
+timed one by one (p50, p99, mean, ms), through `TorchPolicy.act` (the network) and through the
+inference path of the exported artefact (`rlrec.inference.FastPolicy`, the same actions).
 
 Threads: before every training step a `runtime.ThreadGovernor` sets torch's threads to the
 cores the machine's other processes leave idle (at most `RLREC_THREADS`); the mean is reported.
 `neighbour=True` repeats the default schedule with a CPU-bound process running beside it (one
 busy core; the machine's other users are not controlled), with the governor and with the
-threads fixed at `RLREC_THREADS`, and reports the share of the first measurement kept.
+threads fixed at `RLREC_THREADS` (an eighth of the episodes: with two threads it crawls), and
+reports the share of the first measurement kept.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
 from rlrec.interactive.world.synthetic_world import synthetic_world
 from rlrec.interactive.world.worldmodel import WorldModel
-from rlrec.runtime import ThreadGovernor
+from rlrec.runtime import ThreadGovernor, set_threads
 
 PAPER_EPISODES = 100_000  # the paper's training run
 DEMO_USERS, DEMO_STEPS = 100, 4
@@ -140,22 +141,28 @@ def bench_ilrec(
         out["busy_neighbour"] = {}
         for policy, gov in (("governed", ThreadGovernor()), ("fixed", None)):
             learner = ILRec(world, ILRecConfig(), seed, demos, BENCH_QUIT)
-            torch.set_num_threads(governor.max_threads)
+            set_threads(governor.max_threads)
+            n = episodes if gov else max(64, episodes // 8)  # fixed threads crawl (30x here)
             with busy_neighbour():
-                row = train_throughput(learner, episodes, warmup, progress, f"busy {policy}", gov)
+                row = train_throughput(learner, n, warmup, progress, f"busy {policy}", gov)
             kept = row["episodes_per_s"] / training["default"]["episodes_per_s"]
             out["busy_neighbour"][policy] = {**row, "kept_of_idle": round(kept, 3)}
-        torch.set_num_threads(governor.max_threads)  # what the next measurement starts from
+        set_threads(governor.max_threads)  # what the next measurement starts from
     if trained is not None and requests:
         net, head, _ = scoring_network(trained)
         policies = {
             "network": trained.policy(),
             "inference": FastPolicy("il-rec", fast_scores(net, head)),
         }
+        set_threads(1)  # batch 1 on one thread, as the figure is specified
         out["serving"] = {
-            path: policy_latency(p, world.n_items, trained.cfg.window, requests, seed)
+            path: {
+                **policy_latency(p, world.n_items, trained.cfg.window, requests, seed),
+                "threads": 1,
+            }
             for path, p in policies.items()
         }
+        set_threads(governor.max_threads)
     out["machine"] = {**machine_info(), "torch_threads": torch.get_num_threads()}
     return out
 
