@@ -39,11 +39,11 @@ from torch import nn
 
 from rlrec.atomic import atomic_path, sha256_file
 from rlrec.errors import DataError
-from rlrec.inference import FastPolicy, FastScorer, fast_scores
 from rlrec.interactive.experience.batches import StateBatch
 from rlrec.interactive.experience.rollout import TorchPolicy
 from rlrec.interactive.learners.baselines.bcq import BCQ, constrained_q
 from rlrec.interactive.learners.baselines.sqn import SQN
+from rlrec.interactive.learners.inference import FastPolicy, FastScorer, fast_scores
 from rlrec.interactive.learners.nets import ActorCritic, PolicyNetwork, QNetwork
 from rlrec.interactive.learners.training import Learner
 from rlrec.runs import package_versions
@@ -116,7 +116,7 @@ class Artefact:
         return HEADS[self.head](self.net, self.head_args)
 
     def fast_scorer(self) -> FastScorer | None:
-        """The network's scores on the NumPy inference path (`rlrec.inference`), or None
+        """The network's scores on the NumPy inference path (`learners.inference`), or None
         where its head is not one linear layer over the tracker (BCQ)."""
         return fast_scores(self.net, self.head)
 

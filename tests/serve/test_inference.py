@@ -1,5 +1,5 @@
-"""The NumPy inference path (`rlrec.inference`) computes what the networks compute: the same
-scores, the same top-k, the same sampled actions, for every exportable head."""
+"""The NumPy inference path (`learners.inference`) computes what the networks compute: the
+same scores, the same top-k, the same sampled actions, for every exportable head."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ import pytest
 import torch
 
 from rlrec.export import Artefact
-from rlrec.inference import FastPolicy, FastScorer, fast_scores, sample_inverse_cdf
 from rlrec.interactive.evaluate import Observation
 from rlrec.interactive.experience.batches import state_batch
 from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.learners.inference import (
+    FastPolicy,
+    FastScorer,
+    fast_scores,
+    sample_inverse_cdf,
+)
 from rlrec.interactive.learners.nets import ActorCritic, PolicyNetwork, QNetwork
 from rlrec.serve.model import LoadedPolicy, Query
 

@@ -25,7 +25,8 @@ does is inside the timing: rollouts, replay, discriminator phases, reweighting, 
 
 Serving: `requests` single-user requests (batch 1, one thread) of the trained default policy,
 timed one by one (p50, p99, mean, ms), through `TorchPolicy.act` (the network) and through the
-inference path of the exported artefact (`rlrec.inference.FastPolicy`, the same actions).
+inference path of the exported artefact (`learners.inference.FastPolicy`, the same
+actions).
 
 Threads: before every training step a `runtime.ThreadGovernor` sets torch's threads to the
 cores the machine's other processes leave idle (at most `RLREC_THREADS`); the mean is reported.
@@ -49,12 +50,12 @@ from tqdm import tqdm
 
 from rlrec.bench import machine_info
 from rlrec.export import scoring_network
-from rlrec.inference import FastPolicy, fast_scores
 from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.evaluate import Observation, Policy
 from rlrec.interactive.experience.offline_data import scripted_demos
 from rlrec.interactive.experience.transitions import Transitions
 from rlrec.interactive.learners.ilrec import ILRec, ILRecConfig
+from rlrec.interactive.learners.inference import FastPolicy, fast_scores
 from rlrec.interactive.world.synthetic_world import synthetic_world
 from rlrec.interactive.world.worldmodel import WorldModel
 from rlrec.runtime import ThreadGovernor, set_threads

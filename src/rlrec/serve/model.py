@@ -31,8 +31,8 @@ import torch
 
 from rlrec.errors import DataError
 from rlrec.export import Artefact, read_artefact
-from rlrec.inference import FastScorer
 from rlrec.interactive.experience.batches import NEW_USER, StateBatch, state_batch
+from rlrec.interactive.learners.inference import FastScorer
 from rlrec.runtime import ThreadGovernor
 
 log = logging.getLogger("rlrec")
@@ -58,8 +58,8 @@ class Query:
 class LoadedPolicy:
     """A trained policy and the id maps around it. `scores(StateBatch) -> [B, n_items]`;
     `fast`, where the network has one, the same scores on the NumPy inference path
-    (`rlrec.inference`), which `recommend` then uses (one worker thread at a time: its output
-    buffer is reused)."""
+    (`learners.inference`), which `recommend` then uses (one worker thread at a time: its
+    output buffer is reused)."""
 
     scores: Any
     item_ids: list[Any]  # column -> raw item id (JSON-ready)

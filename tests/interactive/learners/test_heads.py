@@ -165,10 +165,10 @@ def test_policy_and_critic_steps_are_unchanged(learner, monkeypatch) -> None:
 
 
 def test_rollouts_on_the_inference_path_sample_the_same_actions(learner) -> None:
-    """IL-Rec rolls out with a NumPy copy of its policy (`rlrec.inference.FastScorer`): the
+    """IL-Rec rolls out with a NumPy copy of its policy (`inference.FastScorer`): the
     same actions as the network for the same generator state."""
-    from rlrec.inference import FastScorer
     from rlrec.interactive.experience.rollout import sampler
+    from rlrec.interactive.learners.inference import FastScorer
 
     net = learner.net
     scorer = FastScorer(net.tracker, net.actor, net.logit_clamp)

@@ -61,7 +61,6 @@ from torch.nn import functional as F
 
 from rlrec.config import Config
 from rlrec.errors import ConfigError
-from rlrec.inference import FastScorer
 from rlrec.interactive.env import QuitConfig
 from rlrec.interactive.experience.batches import StateBatch, as_tensor, state_batch, to_batch
 from rlrec.interactive.experience.buffer import ReplayBuffer, mixed_sample
@@ -69,6 +68,7 @@ from rlrec.interactive.experience.rollout import TorchPolicy, sampler
 from rlrec.interactive.experience.transitions import Transitions, discounted_returns
 from rlrec.interactive.learners.base import OnlineLearner
 from rlrec.interactive.learners.heads import head_log_pi_entropy
+from rlrec.interactive.learners.inference import FastScorer
 from rlrec.interactive.learners.irl import (
     Discriminator,
     TextFeatures,

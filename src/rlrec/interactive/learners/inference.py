@@ -1,6 +1,6 @@
-"""The inference path of an exported policy (`rlrec.export`): the scoring network's forward pass
-in NumPy, with no autograd and no framework dispatch, for serving and evaluation at batch 1 (and
-small batches).
+"""The inference path of a trained or exported policy (`rlrec.export`, IL-Rec's rollouts): the
+scoring network's forward pass in NumPy, with no autograd and no framework dispatch, for
+serving and evaluation at batch 1 (and small batches).
 
 A batch-1 request through torch costs about 0.7 ms, nearly all of it per-operator dispatch: the
 arithmetic (the state tracker's two attention layers over W = 4 tokens and the catalogue head,
