@@ -202,3 +202,21 @@ def test_served_top_k_is_unchanged_on_the_inference_path() -> None:
             )
             assert len(g) == q.k
             assert not {f"i{c}" for c in q.items} & {x["item_id"] for x in g}
+
+
+def test_concurrent_recommend_calls_do_not_share_a_buffer() -> None:
+    """Threads calling `recommend` at once get each its own answer (the inference path's
+    output buffer is used by one call at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = _trained_like(ActorCritic(N_USERS, N_ITEMS, 16, WINDOW, 1.0), seed=13)
+    loaded = _loaded(net, True)
+    rng = np.random.default_rng(13)
+    queries = [
+        Query(int(u), rng.choice(N_ITEMS, 3, replace=False), np.full(3, 4.0, "f4"), 5)
+        for u in rng.integers(0, N_USERS, 200)
+    ]
+    alone = [loaded.recommend([q])[0] for q in queries]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: loaded.recommend([q])[0], queries))
+    assert together == alone

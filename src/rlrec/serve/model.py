@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,8 +59,7 @@ class Query:
 class LoadedPolicy:
     """A trained policy and the id maps around it. `scores(StateBatch) -> [B, n_items]`;
     `fast`, where the network has one, the same scores on the NumPy inference path
-    (`learners.inference`), which `recommend` then uses (one worker thread at a time: its
-    output buffer is reused)."""
+    (`learners.inference`), which `recommend` then uses."""
 
     scores: Any
     item_ids: list[Any]  # column -> raw item id (JSON-ready)
@@ -72,6 +72,7 @@ class LoadedPolicy:
     fast: FastScorer | None = None
 
     def __post_init__(self) -> None:
+        self._lock = threading.Lock()
         self._user_row = {_key(u): row for row, u in enumerate(self.user_ids)}
         self._item_column = {_key(i): col for col, i in enumerate(self.item_ids)}
         self.max_k = min(self.max_k, len(self.item_ids))
@@ -144,7 +145,12 @@ class LoadedPolicy:
 
     @torch.no_grad()
     def recommend(self, queries: list[Query]) -> list[list[dict[str, Any]]]:
-        """Top-k items of each query, best first: [{"item_id", "title", "score"}], one pass."""
+        """Top-k items of each query, best first: [{"item_id", "title", "score"}], one pass
+        (thread-safe: the inference path's buffer is used by one call at a time)."""
+        with self._lock:
+            return self._recommend(queries)
+
+    def _recommend(self, queries: list[Query]) -> list[list[dict[str, Any]]]:
         users, items, rewards = self.windows(queries)
         if self.fast is not None:
             scores = torch.from_numpy(self.fast(users, items, rewards))  # [B, I], no copy
