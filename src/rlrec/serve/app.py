@@ -21,6 +21,7 @@ network.
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
 import gc
+import json
 import os
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +31,7 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from rlrec import __version__
 from rlrec.config import clip
@@ -140,8 +141,13 @@ def create_app(
             "policy_seconds": batcher.busy_s,
         }
 
-    @app.post("/recommend", response_model=RecommendResponse)
-    async def recommend(body: RecommendRequest) -> Response:
+    @app.post(
+        "/recommend",
+        response_model=RecommendResponse,
+        openapi_extra={"requestBody": REQUEST_BODY_DOC},
+    )
+    async def recommend(request: Request) -> Response:
+        body = parse_request(request.headers.get("content-type", ""), await request.body())
         query = to_query(model, body)
         items = await batcher.submit(query)
         answer = {"user_id": body.user_id, "known_user": query.user >= 0, "k": body.k}
@@ -174,6 +180,38 @@ def run_server(
         http=idle_timeout_protocol(AutoHTTPProtocol, idle_timeout),
         timeout_keep_alive=max(1, round(idle_timeout)),
     )
+
+
+NOT_AN_OBJECT = "Input should be a valid dictionary or object to extract fields from"
+REQUEST_BODY_DOC = {
+    "required": True,
+    "content": {"application/json": {"schema": RecommendRequest.model_json_schema()}},
+}
+
+
+def parse_request(content_type: str, raw: bytes) -> RecommendRequest:
+    """The body of POST /recommend, parsed and validated here rather than by FastAPI's
+    dependency machinery (61 of about 200 microseconds of a request's time in the app, by
+    profile), with FastAPI's answers: malformed JSON, 400; no body, a body that is not a JSON
+    object or not sent as application/json, or a field that does not validate, 422."""
+    if not raw:
+        raise _invalid("missing", "Field required")
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise _invalid("model_attributes_type", NOT_AN_OBJECT)
+    try:
+        data = json.loads(raw)  # as FastAPI: NaN parses, and the reward's check refuses it
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid("json_invalid", "JSON decode error") from None
+    if not isinstance(data, dict):
+        raise _invalid("model_attributes_type", NOT_AN_OBJECT)
+    try:
+        return RecommendRequest.model_validate(data)
+    except ValidationError as err:
+        raise RequestValidationError(err.errors()) from None
+
+
+def _invalid(kind: str, msg: str) -> RequestValidationError:
+    return RequestValidationError([{"type": kind, "loc": ("body",), "msg": msg}])
 
 
 def to_query(model: LoadedPolicy, body: RecommendRequest) -> Query:
