@@ -43,14 +43,11 @@ def bench_env_cmd(
     seconds: Annotated[float, typer.Option(help="seconds per measured point")] = 1.0,
 ) -> None:
     """Environment steps per second: single gym env vs vectorised, batch 1..1024."""
-    from rlrec.bench import write_bench
     from rlrec.bench.env import bench_env
 
     positive(n_items=n_items, seconds=seconds)
     result = bench_env(n_items=n_items, seconds_per_point=seconds, progress=True)
-    write_bench(out, result)
-    typer.echo(json.dumps(result, indent=2))
-    typer.echo(f"\nwritten to {out}")
+    _write_and_show(out, result)
 
 
 @app.command("ilrec")
@@ -69,7 +66,6 @@ def bench_ilrec_cmd(
     """IL-Rec training throughput at Amazon size (episodes/s, env steps/s, update samples/s,
     the paper's 100,000 episodes extrapolated) for rlrec's, the release's and parity's
     schedules, and the policy's batch-1 latency (network and inference path)."""
-    from rlrec.bench import write_bench
     from rlrec.bench.ilrec import bench_ilrec
     from rlrec.runtime import apply_threads
 
@@ -78,9 +74,7 @@ def bench_ilrec_cmd(
     result = bench_ilrec(
         n_users, n_items, episodes, requests=requests, neighbour=neighbour, progress=True
     )
-    write_bench(out, result)
-    typer.echo(json.dumps(result, indent=2))
-    typer.echo(f"\nwritten to {out}")
+    _write_and_show(out, result)
 
 
 @app.command("llm")
@@ -97,7 +91,6 @@ def bench_llm_cmd(
     overrides: Overrides = None,
 ) -> None:
     """LLM token rates raw vs through the agent, per module and step, every call uncached."""
-    from rlrec.bench import write_bench
     from rlrec.bench.llm import bench_llm
     from rlrec.experiment import expert_episodes, world_stages
     from rlrec.interactive.llm.generate import build_agent, train_agent
@@ -114,9 +107,7 @@ def bench_llm_cmd(
     result = bench_llm(
         cfg.llm, prompts, cfg.llm.max_tokens, agents, lambda a: train_agent(world, a, rows, quit)
     )
-    write_bench(out, result)
-    typer.echo(json.dumps(result, indent=2))
-    typer.echo(f"\nwritten to {out}")
+    _write_and_show(out, result)
 
 
 @app.command("serve")
@@ -144,7 +135,6 @@ def bench_serve(
     """Load-test the policy service on 127.0.0.1 (throughput, latency p50/p95/p99, errors, the
     clients' CPU share) and time the run's LLM expert (`llm`, `agent`; overrides apply) per
     step on the same users: the ratio of the two, from one run."""
-    from rlrec.bench import write_bench
     from rlrec.runtime import apply_threads
     from rlrec.serve.bench import bench_serve as run_bench
 
@@ -157,6 +147,13 @@ def bench_serve(
         run_dir, method, seed, requests, concurrency, k, history, llm_steps, overrides or [],
         policy_file=policy, client_procs=client_procs,
     )  # fmt: skip
+    _write_and_show(out, result)
+
+
+def _write_and_show(out: Path, result: dict) -> None:
+    """Write a benchmark's JSON to `out`, print it, and say where it went."""
+    from rlrec.bench import write_bench
+
     write_bench(out, result)
     typer.echo(json.dumps(result, indent=2))
     typer.echo(f"\nwritten to {out}")
