@@ -10,12 +10,11 @@ import torch
 from rlrec.export import Artefact
 from rlrec.interactive.evaluate import Observation
 from rlrec.interactive.experience.batches import state_batch
-from rlrec.interactive.experience.rollout import TorchPolicy
+from rlrec.interactive.experience.rollout import TorchPolicy, sample_inverse_cdf
 from rlrec.interactive.learners.inference import (
     FastPolicy,
     FastScorer,
     fast_scores,
-    sample_inverse_cdf,
 )
 from rlrec.interactive.learners.nets import ActorCritic, PolicyNetwork, QNetwork
 from rlrec.serve.model import LoadedPolicy, Query

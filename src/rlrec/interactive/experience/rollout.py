@@ -99,10 +99,56 @@ def epsilon_greedy(score: ScoreFn, n_items: int, epsilon: float, rng: np.random.
     return act
 
 
+CDF_BLOCK = 128  # items per block of the blocked running sum (`sample_inverse_cdf`)
+
+
+def sample_inverse_cdf(
+    logits: np.ndarray, rng: np.random.Generator, banned: np.ndarray | None = None
+) -> np.ndarray:
+    """One action per row from softmax(logits) (float64) by inverting the cumulative
+    distribution with one uniform of `rng` per row; banned items get probability 0.
+
+    The first item whose running sum reaches u * total, with the running sum taken in blocks
+    of `CDF_BLOCK` items (the block totals, then one block), so that no [n, I] cumulative sum
+    is formed."""
+    n, n_items = logits.shape
+    n_blocks = -(-n_items // CDF_BLOCK)
+    x = np.zeros((n, n_blocks * CDF_BLOCK), dtype=np.float64)  # the tail pads with mass 0
+    probs = x[:, :n_items]
+    # logits - max in float64 (the float32 logits converted first)
+    if banned is not None:
+        logits = np.where(banned, np.float32(-np.inf), logits)
+    np.subtract(logits, logits.max(1, keepdims=True), out=probs, dtype=np.float64)
+    np.exp(probs, out=probs)
+    blocks = x.reshape(n, n_blocks, CDF_BLOCK)
+    block_cdf = np.cumsum(blocks.sum(2), axis=1)
+    u = rng.random((n, 1))[:, 0] * block_cdf[:, -1]
+    picks = np.empty(n, dtype=np.int64)
+    for row in range(n):
+        b = min(int(np.searchsorted(block_cdf[row], u[row])), n_blocks - 1)
+        inner = np.cumsum(blocks[row, b])
+        if b:
+            inner += block_cdf[row, b - 1]
+        picks[row] = b * CDF_BLOCK + min(int(np.searchsorted(inner, u[row])), CDF_BLOCK - 1)
+    return np.minimum(picks, n_items - 1)
+
+
+def choose_actions(
+    logits: np.ndarray, rng: np.random.Generator, banned: np.ndarray | None, greedy: bool
+) -> np.ndarray:
+    """An evaluation policy's actions from its scores [n, I]: the argmax over the items not
+    `banned` when `greedy`, else one `sample_inverse_cdf` draw per row."""
+    if not greedy:
+        return sample_inverse_cdf(logits, rng, banned)
+    if banned is not None:
+        logits = np.where(banned, -np.inf, logits)
+    return logits.argmax(1)
+
+
 class TorchPolicy:
     """A trained network as an evaluation `Policy`: sample from softmax(scores) with the
-    evaluation's NumPy generator (Gumbel-max), or take the argmax when `greedy` is asked or the
-    policy is value-based (`always_greedy`: Q-values are not logits).
+    evaluation's NumPy generator (`choose_actions`: inverse CDF), or take the argmax when
+    `greedy` is asked or the policy is value-based (`always_greedy`: Q-values are not logits).
 
     Evaluation users are test-split users, whom no network has seen: they enter as `NEW_USER`
     (the policy reads their history); `known_users=True` passes the rows through (serving train
@@ -120,13 +166,5 @@ class TorchPolicy:
     def act(self, obs: Observation, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
         users = obs.users if self.known_users else np.full(len(obs.users), NEW_USER)
         s = state_batch(users, obs.window_items, obs.window_rewards)
-        logits = self.scores(s).double().numpy()
-        if obs.banned is not None:
-            logits = np.where(obs.banned, -np.inf, logits)
-        if greedy or self.always_greedy:
-            return logits.argmax(1)
-        # inverse CDF with one uniform per row (deterministic given the evaluation's rng)
-        probs = np.exp(logits - logits.max(1, keepdims=True))
-        cdf = np.cumsum(probs, axis=1)
-        u = rng.random((len(cdf), 1)) * cdf[:, -1:]
-        return np.minimum((cdf < u).sum(1), cdf.shape[1] - 1)
+        logits = self.scores(s).numpy()
+        return choose_actions(logits, rng, obs.banned, greedy or self.always_greedy)

@@ -32,11 +32,10 @@ import torch
 from torch import nn
 
 from rlrec.interactive.experience.batches import StateBatch
+from rlrec.interactive.experience.rollout import choose_actions
 from rlrec.interactive.learners.nets import REWARD_SCALE
 
-__all__ = ["FastPolicy", "FastScorer", "fast_scores", "sample_inverse_cdf"]
-
-CDF_BLOCK = 128  # items per block of the blocked running sum (`sample_inverse_cdf`)
+__all__ = ["FastPolicy", "FastScorer", "fast_scores"]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -240,42 +239,10 @@ def fast_scores(net: nn.Module, head: str) -> FastScorer | None:
         return None
 
 
-def sample_inverse_cdf(
-    logits: np.ndarray, rng: np.random.Generator, banned: np.ndarray | None = None
-) -> np.ndarray:
-    """One action per row from softmax(logits) (float64) by inverting the cumulative
-    distribution with one uniform of `rng` per row; banned items get probability 0.
-
-    `TorchPolicy.act`'s rule (the first item whose running sum reaches u * total), with the
-    running sum taken in blocks of `CDF_BLOCK` items (the block totals, then one block): the
-    same action for the same logits and generator state unless u falls within rounding error
-    (1e-16 relative) of an item's boundary."""
-    n, n_items = logits.shape
-    n_blocks = -(-n_items // CDF_BLOCK)
-    x = np.zeros((n, n_blocks * CDF_BLOCK), dtype=np.float64)  # the tail pads with mass 0
-    probs = x[:, :n_items]
-    # logits - max in float64 (as the reference: the float32 logits converted first)
-    if banned is not None:
-        logits = np.where(banned, np.float32(-np.inf), logits)
-    np.subtract(logits, logits.max(1, keepdims=True), out=probs, dtype=np.float64)
-    np.exp(probs, out=probs)
-    blocks = x.reshape(n, n_blocks, CDF_BLOCK)
-    block_cdf = np.cumsum(blocks.sum(2), axis=1)
-    u = rng.random((n, 1))[:, 0] * block_cdf[:, -1]
-    picks = np.empty(n, dtype=np.int64)
-    for row in range(n):
-        b = min(int(np.searchsorted(block_cdf[row], u[row])), n_blocks - 1)
-        inner = np.cumsum(blocks[row, b])
-        if b:
-            inner += block_cdf[row, b - 1]
-        picks[row] = b * CDF_BLOCK + min(int(np.searchsorted(inner, u[row])), CDF_BLOCK - 1)
-    return np.minimum(picks, n_items - 1)
-
-
 class FastPolicy:
     """An evaluation `Policy` (`evaluate.Policy`) over a `FastScorer`: the same actions as the
-    network's `TorchPolicy` for the same observation and generator (inverse-CDF sampling, or the
-    argmax when greedy)."""
+    network's `TorchPolicy` for the same observation and generator (both choose through
+    `rollout.choose_actions`)."""
 
     def __init__(
         self, name: str, scorer: FastScorer, always_greedy: bool = False, known_users: bool = False
@@ -288,8 +255,4 @@ class FastPolicy:
     def act(self, obs: Any, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
         users = obs.users if self.known_users else np.full(len(obs.users), -1)
         logits = self.scorer(users, obs.window_items, obs.window_rewards)
-        if greedy or self.always_greedy:
-            if obs.banned is not None:
-                logits = np.where(obs.banned, -np.inf, logits)
-            return logits.argmax(1)
-        return sample_inverse_cdf(logits, rng, obs.banned)
+        return choose_actions(logits, rng, obs.banned, greedy or self.always_greedy)
